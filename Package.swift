@@ -1,0 +1,125 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "keyhole",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "keyhole", targets: ["keyhole"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+    ],
+    targets: [
+        .target(
+            name: "CKeyholeSecret",
+            linkerSettings: [.linkedLibrary("dl")]
+        ),
+        .target(
+            name: "KeyholeCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log")
+            ]
+        ),
+        .target(
+            name: "KeyholeStore",
+            dependencies: [
+                "KeyholeCore",
+                "CKeyholeSecret",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "KeyholeTLS",
+            dependencies: [
+                "KeyholeCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "KeyholeProxy",
+            dependencies: [
+                "KeyholeCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "KeyholeControl",
+            dependencies: [
+                "KeyholeCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "KeyholeDaemon",
+            dependencies: [
+                "KeyholeCore",
+                "KeyholeStore",
+                "KeyholeTLS",
+                "KeyholeProxy",
+                "KeyholeControl",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "KeyholeCommands",
+            dependencies: [
+                "KeyholeCore",
+                "KeyholeControl",
+                "KeyholeDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "keyhole",
+            dependencies: ["KeyholeCommands"]
+        ),
+        .testTarget(name: "KeyholeCoreTests", dependencies: ["KeyholeCore"]),
+        .testTarget(name: "KeyholeStoreTests", dependencies: ["KeyholeStore", "KeyholeCore"]),
+        .testTarget(
+            name: "KeyholeTLSTests",
+            dependencies: [
+                "KeyholeTLS",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "KeyholeProxyTests",
+            dependencies: [
+                "KeyholeProxy",
+                "KeyholeCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+    ]
+)

@@ -1,0 +1,2 @@
+#pragma once
+int ckeyhole_secret_placeholder(void);
