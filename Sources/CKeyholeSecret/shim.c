@@ -1,2 +1,0 @@
-#include "CKeyholeSecret.h"
-int ckeyhole_secret_placeholder(void) { return 0; }

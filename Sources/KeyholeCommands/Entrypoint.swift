@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import KeyholeCore
+
+/// Runs the command line: `keyhole …`, with errors printed as "what happened" plus "what to do".
+public enum KeyholeMain {
+    public static func main(arguments: [String]) async -> Int32 {
+        do {
+            var command = try Keyhole.parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            return 0
+        } catch let error as ExitStatus {
+            return error.code
+        } catch let error as any HintedError {
+            Terminal.error(error.description, hint: error.hint)
+            return (error as? CLIError)?.exitCode ?? 1
+        } catch {
+            let code = Keyhole.exitCode(for: error).rawValue
+            let message = Keyhole.fullMessage(for: error)
+            if !message.isEmpty {
+                FileHandle.standardError.write(Data((message + "\n").utf8))
+            }
+            return code
+        }
+    }
+}
+
+/// Ends a command with a given exit status (e.g. `run` passing its child's status through).
+struct ExitStatus: Error {
+    let code: Int32
+}

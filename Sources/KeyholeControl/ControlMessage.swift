@@ -1,0 +1,129 @@
+import KeyholeCore
+
+/// A request from a CLI command to the daemon, sent as one JSON line over the control socket.
+public struct ControlRequest: Codable, Sendable {
+    public enum Command: String, Codable, Sendable {
+        case status, add, rotate, remove, list, openSession, closeSession, stop
+    }
+
+    public var command: Command
+    /// add, rotate, remove: the credential name.
+    public var name: String?
+    /// add: the definition (its `name` must equal `name`).
+    public var definition: CredentialDefinition?
+    /// add, rotate: the secret. Travels only over the 0600, same-uid control socket.
+    public var secret: String?
+    /// openSession: limit to these credentials (nil: all).
+    public var only: [String]?
+    /// openSession: `run` sessions end when their control connection closes; `env` sessions at their TTL.
+    public var sessionKind: SessionKind?
+    public var ttlSeconds: Int?
+    /// closeSession: the token to end.
+    public var token: String?
+
+    public init(command: Command) {
+        self.command = command
+    }
+}
+
+public enum SessionKind: String, Codable, Sendable {
+    case run
+    case env
+}
+
+/// The daemon's answer to one ``ControlRequest``.
+public struct ControlResponse: Codable, Sendable {
+    public var ok: Bool
+    /// What went wrong, for people, and what to do about it.
+    public var error: String?
+    public var hint: String?
+    public var status: DaemonStatus?
+    public var credentials: [CredentialDefinition]?
+    public var session: SessionGrant?
+
+    public init(ok: Bool) {
+        self.ok = ok
+    }
+
+    public static func failure(_ error: String, hint: String?) -> ControlResponse {
+        var response = ControlResponse(ok: false)
+        response.error = error
+        response.hint = hint
+        return response
+    }
+}
+
+/// `keyhole status --json`.
+public struct DaemonStatus: Codable, Sendable {
+    public var proxy: String
+    public var ca: String
+    public var caFingerprint: String
+    public var bundle: String
+    public var store: String
+    public var storeState: String
+    public var pid: Int32
+    public var version: String
+    public var credentials: Int
+    public var sessions: Int
+    public var uptimeSeconds: Int
+    public var controlSocket: String
+    public var auditLog: String
+    public var daemonLog: String
+
+    public init(
+        proxy: String, ca: String, caFingerprint: String, bundle: String, store: String, storeState: String,
+        pid: Int32, version: String, credentials: Int, sessions: Int, uptimeSeconds: Int, controlSocket: String,
+        auditLog: String, daemonLog: String
+    ) {
+        self.proxy = proxy
+        self.ca = ca
+        self.caFingerprint = caFingerprint
+        self.bundle = bundle
+        self.store = store
+        self.storeState = storeState
+        self.pid = pid
+        self.version = version
+        self.credentials = credentials
+        self.sessions = sessions
+        self.uptimeSeconds = uptimeSeconds
+        self.controlSocket = controlSocket
+        self.auditLog = auditLog
+        self.daemonLog = daemonLog
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case proxy, ca, caFingerprint = "ca_fingerprint", bundle, store, storeState = "store_state", pid, version,
+            credentials, sessions, uptimeSeconds = "uptime_seconds", controlSocket = "control_socket",
+            auditLog = "audit_log", daemonLog = "daemon_log"
+    }
+}
+
+/// What a new session gets: the proxy password and one placeholder per credential.
+public struct SessionGrant: Codable, Sendable {
+    public var id: String
+    public var token: String
+    /// `127.0.0.1:PORT`
+    public var proxy: String
+    public var ca: String
+    public var bundle: String
+    /// Credential name -> placeholder.
+    public var placeholders: [String: String]
+    /// The definitions of the session's credentials (for their `env` names).
+    public var credentials: [CredentialDefinition]
+    /// RFC 3339 end for `env` sessions.
+    public var expires: String?
+
+    public init(
+        id: String, token: String, proxy: String, ca: String, bundle: String, placeholders: [String: String],
+        credentials: [CredentialDefinition], expires: String?
+    ) {
+        self.id = id
+        self.token = token
+        self.proxy = proxy
+        self.ca = ca
+        self.bundle = bundle
+        self.placeholders = placeholders
+        self.credentials = credentials
+        self.expires = expires
+    }
+}

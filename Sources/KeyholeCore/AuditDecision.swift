@@ -1,0 +1,29 @@
+/// What the proxy did with one request or connection. Raw values are what the audit log holds.
+public enum AuditDecision: String, Codable, Sendable, CaseIterable {
+    /// Forwarded unchanged: nothing to swap or inject (plain HTTP, or a scoped host without placeholders).
+    case forward
+    /// Placeholders were replaced by the real secret.
+    case swap
+    /// An `--inject` header was added.
+    case inject
+    /// A byte tunnel to a host no credential is scoped to; nothing was looked at.
+    case tunnel
+    /// A placeholder was going to a host its credential is not scoped to (403, nothing sent).
+    case denyScope = "deny-scope"
+    /// Missing or wrong proxy credentials (407).
+    case denyAuth = "deny-auth"
+    /// The Host header or TLS SNI did not match the CONNECT authority.
+    case denyHost = "deny-host"
+    /// A secret could not be resolved (store locked or gone): 502, nothing forwarded.
+    case failClosed = "fail-closed"
+    /// Anything else that went wrong (upstream unreachable, TLS verification failure, …).
+    case error
+
+    /// True for the decisions that refused the request.
+    public var isDenial: Bool {
+        switch self {
+        case .denyScope, .denyAuth, .denyHost, .failClosed: return true
+        case .forward, .swap, .inject, .tunnel, .error: return false
+        }
+    }
+}

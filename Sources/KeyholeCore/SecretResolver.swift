@@ -1,0 +1,5 @@
+/// How the proxy obtains a secret at the moment a request needs it. Implementations throw on any failure
+/// (locked keyring, missing item, unreadable vault) and the proxy then fails closed.
+public protocol SecretResolver: Sendable {
+    func secret(for credential: String) async throws -> Secret
+}

@@ -1,0 +1,180 @@
+import Foundation
+import KeyholeControl
+import KeyholeCore
+import Logging
+import NIOPosix
+
+/// Answers the CLI's requests on the control socket. Every change to credentials goes through here, so the
+/// daemon is the only writer of the store and the definitions.
+final class ControlService: ControlRequestHandler, Sendable {
+    private let registry: SessionRegistry
+    private let repository: CredentialRepository
+    private let store: any SecretStore
+    private let threadPool: NIOThreadPool
+    private let logger: Logger
+    private let statusProvider: @Sendable () -> DaemonStatus
+    private let onStop: @Sendable () -> Void
+    private let proxyAddress: String
+    private let paths: Paths
+
+    init(
+        registry: SessionRegistry,
+        repository: CredentialRepository,
+        store: any SecretStore,
+        threadPool: NIOThreadPool,
+        paths: Paths,
+        proxyAddress: String,
+        logger: Logger,
+        statusProvider: @escaping @Sendable () -> DaemonStatus,
+        onStop: @escaping @Sendable () -> Void
+    ) {
+        self.registry = registry
+        self.repository = repository
+        self.store = store
+        self.threadPool = threadPool
+        self.paths = paths
+        self.proxyAddress = proxyAddress
+        self.logger = logger
+        self.statusProvider = statusProvider
+        self.onStop = onStop
+    }
+
+    func handle(line: [UInt8], peer: ControlPeer) async -> [UInt8] {
+        let response: ControlResponse
+        do {
+            let request = try JSONDecoder().decode(ControlRequest.self, from: Data(line))
+            response = await self.respond(to: request, peer: peer)
+        } catch {
+            response = .failure("malformed control request", hint: "is the keyhole client the same version as the daemon?")
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Array((try? encoder.encode(response)) ?? Data("{\"ok\":false}".utf8))
+    }
+
+    func connectionClosed(peer: ControlPeer) async {
+        let ended = self.registry.closeAll(connectionID: peer.connectionID)
+        for id in ended {
+            self.logger.info("session ended", metadata: ["session": "\(id)", "reason": "run exited"])
+        }
+    }
+
+    private func respond(to request: ControlRequest, peer: ControlPeer) async -> ControlResponse {
+        do {
+            switch request.command {
+            case .status:
+                var response = ControlResponse(ok: true)
+                response.status = self.statusProvider()
+                return response
+            case .list:
+                var response = ControlResponse(ok: true)
+                response.credentials = self.registry.definitions
+                return response
+            case .add:
+                return try await self.add(request)
+            case .rotate:
+                return try await self.rotate(request)
+            case .remove:
+                return try await self.remove(request)
+            case .openSession:
+                return try self.openSession(request, peer: peer)
+            case .closeSession:
+                guard let token = request.token else { throw DaemonError.invalidRequest("closeSession needs a token") }
+                _ = self.registry.close(token: token)
+                return ControlResponse(ok: true)
+            case .stop:
+                self.logger.info("stop requested", metadata: ["peer.pid": "\(peer.pid)"])
+                self.onStop()
+                return ControlResponse(ok: true)
+            }
+        } catch let error as DaemonError {
+            return .failure(error.description, hint: error.hint)
+        } catch {
+            let (message, hint) = ErrorDescription.describe(error)
+            return .failure(message, hint: hint)
+        }
+    }
+
+    private func add(_ request: ControlRequest) async throws -> ControlResponse {
+        guard var definition = request.definition, let secret = request.secret else {
+            throw DaemonError.invalidRequest("add needs a definition and a secret")
+        }
+        guard CredentialDefinition.isValidName(definition.name) else {
+            throw DaemonError.invalidRequest("'\(definition.name)' is not a valid credential name")
+        }
+        guard !definition.hosts.isEmpty else { throw DaemonError.invalidRequest("at least one --host is needed") }
+        guard !secret.isEmpty else { throw DaemonError.emptySecret(definition.name) }
+        if self.registry.definition(named: definition.name) != nil {
+            throw DaemonError.credentialExists(definition.name)
+        }
+        definition.created = Timestamp.now()
+        let store = self.store
+        let name = definition.name
+        try await self.threadPool.runIfActive { try store.store(Secret(secret), for: name) }
+        do {
+            try self.repository.save(definition)
+        } catch {
+            try? await self.threadPool.runIfActive { try store.delete(name) }
+            throw error
+        }
+        self.registry.setDefinition(definition)
+        self.logger.info("credential added", metadata: ["credential": "\(name)", "hosts": "\(definition.hosts.map(\.description))"])
+        var response = ControlResponse(ok: true)
+        response.credentials = [definition]
+        return response
+    }
+
+    private func rotate(_ request: ControlRequest) async throws -> ControlResponse {
+        guard let name = request.name, let secret = request.secret else {
+            throw DaemonError.invalidRequest("rotate needs a name and a secret")
+        }
+        guard var definition = self.registry.definition(named: name) else { throw DaemonError.unknownCredential(name) }
+        guard !secret.isEmpty else { throw DaemonError.emptySecret(name) }
+        let store = self.store
+        try await self.threadPool.runIfActive { try store.store(Secret(secret), for: name) }
+        definition.rotated = Timestamp.now()
+        try self.repository.save(definition)
+        self.registry.setDefinition(definition)
+        self.logger.info("credential rotated", metadata: ["credential": "\(name)"])
+        return ControlResponse(ok: true)
+    }
+
+    private func remove(_ request: ControlRequest) async throws -> ControlResponse {
+        guard let name = request.name else { throw DaemonError.invalidRequest("rm needs a name") }
+        guard self.registry.definition(named: name) != nil else { throw DaemonError.unknownCredential(name) }
+        // Definition first: from this moment no session can use the credential, even if the store call fails.
+        self.registry.removeDefinition(name)
+        try self.repository.delete(name)
+        let store = self.store
+        try await self.threadPool.runIfActive { try store.delete(name) }
+        self.logger.info("credential removed", metadata: ["credential": "\(name)"])
+        return ControlResponse(ok: true)
+    }
+
+    private func openSession(_ request: ControlRequest, peer: ControlPeer) throws -> ControlResponse {
+        let kind = request.sessionKind ?? .run
+        let ttl: Int?
+        switch kind {
+        case .run:
+            ttl = request.ttlSeconds
+        case .env:
+            ttl = request.ttlSeconds ?? 12 * 3600
+        }
+        if let ttl, ttl <= 0 { throw DaemonError.invalidRequest("the TTL must be positive") }
+        let (entry, credentials) = try self.registry.open(
+            names: request.only, kind: kind, ttlSeconds: ttl,
+            connectionID: kind == .run ? peer.connectionID : nil
+        )
+        self.logger.info(
+            "session opened",
+            metadata: ["session": "\(entry.id)", "kind": "\(kind.rawValue)", "credentials": "\(credentials.map(\.name))"]
+        )
+        var response = ControlResponse(ok: true)
+        response.session = SessionGrant(
+            id: entry.id, token: entry.token, proxy: self.proxyAddress, ca: self.paths.caCertificateFile,
+            bundle: self.paths.trustBundleFile, placeholders: entry.placeholders, credentials: credentials,
+            expires: entry.expires.map { Timestamp.string(from: $0) }
+        )
+        return response
+    }
+}

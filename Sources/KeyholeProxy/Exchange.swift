@@ -1,0 +1,54 @@
+import KeyholeCore
+import NIOCore
+import NIOHTTP1
+
+/// One request/response exchange on a client connection, with what the audit line needs.
+final class Exchange {
+    let started: NIODeadline
+    let sessionID: String
+    let method: String
+    let authority: Authority
+    let path: String
+    let clientKeepAlive: Bool
+    var credential: String?
+    var decision: AuditDecision
+    var status: Int?
+    var bytesUp: Int64 = 0
+    var bytesDown: Int64 = 0
+    var requestEnded = false
+    var responseHeadSent = false
+    var responseEnded = false
+    /// The next `.end` from upstream closes an informational (1xx) response, not the exchange.
+    var awaitingInformationalEnd = false
+    var upstreamWillClose = false
+    var reason: String?
+
+    init(sessionID: String, head: HTTPRequestHead, authority: Authority, path: String) {
+        self.started = .now()
+        self.sessionID = sessionID
+        self.method = head.method.rawValue
+        self.authority = authority
+        self.path = path
+        self.clientKeepAlive = head.isKeepAlive
+        self.decision = .forward
+    }
+
+    func auditEvent() -> AuditEvent {
+        AuditEvent(
+            session: self.sessionID,
+            method: self.method,
+            host: self.authority.description,
+            path: self.path,
+            credential: self.credential,
+            decision: self.decision,
+            status: self.status,
+            bytesUp: self.bytesUp,
+            bytesDown: self.bytesDown,
+            ms: Int((NIODeadline.now() - self.started).nanoseconds / 1_000_000),
+            reason: self.reason
+        )
+    }
+}
+
+@available(*, unavailable)
+extension Exchange: Sendable {}

@@ -1,0 +1,503 @@
+import KeyholeCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// Handles the HTTP requests of one client connection once the proxy knows where they go: inside an
+/// intercepted CONNECT (TLS terminated with the host's leaf certificate) or as plain `http://` absolute-form
+/// requests. For each request it decides (forward, swap, inject, refuse), resolves the secrets it needs, rewrites
+/// the head, and streams the body both ways over a kept-alive upstream connection, reading from one side only
+/// while the other can take the bytes.
+final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    enum Mode {
+        /// Requests inside a CONNECT to `authority`, authenticated when the tunnel was opened.
+        case intercepted(authority: Authority, token: String)
+        /// Plain-HTTP absolute-form requests, each authenticated by its own `Proxy-Authorization`.
+        case plain
+    }
+
+    private enum State {
+        case idle
+        /// Resolving secrets or connecting upstream; the request's parts wait in `queue`.
+        case preparing(Exchange)
+        /// The head went upstream; body parts follow as they are read; the response flows back.
+        case forwarding(Exchange, UpstreamHandler)
+        /// A 101 turned the connection into a byte tunnel; this handler is leaving the pipeline.
+        case upgraded
+        case closed
+    }
+
+    private let mode: Mode
+    private let dependencies: ProxyDependencies
+    private let codec: ServerCodecHandlers
+    private var state: State = .idle
+    private var queue = CircularBuffer<HTTPServerRequestPart>()
+    private var upstream: UpstreamHandler?
+    private var context: ChannelHandlerContext?
+    private var pendingRead = false
+    private var logger: Logger { self.dependencies.logger }
+
+    init(mode: Mode, dependencies: ProxyDependencies, codec: ServerCodecHandlers) {
+        self.mode = mode
+        self.dependencies = dependencies
+        self.codec = codec
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.queue.append(self.unwrapInboundIn(data))
+        self.drive()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.upstream?.flush()
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if self.mayRead {
+            context.read()
+        } else {
+            self.pendingRead = true
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            self.upstream?.resumeReading()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        switch self.state {
+        case .preparing(let exchange), .forwarding(let exchange, _):
+            if !exchange.responseEnded {
+                exchange.reason = exchange.reason ?? "client closed the connection"
+                self.dependencies.audit(exchange.auditEvent())
+            }
+        case .idle, .upgraded, .closed:
+            break
+        }
+        self.state = .closed
+        self.upstream?.close()
+        self.upstream = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.logger.debug("client connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    /// Whether reading from the client may go on: only between requests, or while a request body streams to an
+    /// upstream that can take it.
+    private var mayRead: Bool {
+        guard self.queue.count < 16 else { return false }
+        switch self.state {
+        case .idle:
+            return true
+        case .forwarding(let exchange, let upstream):
+            return !exchange.requestEnded && upstream.isWritable
+        case .preparing, .upgraded, .closed:
+            return false
+        }
+    }
+
+    private func resumeReadingIfPossible() {
+        guard self.pendingRead, self.mayRead, let context = self.context else { return }
+        self.pendingRead = false
+        context.read()
+    }
+
+    // MARK: The request loop
+
+    /// Processes queued parts as far as the state allows.
+    private func drive() {
+        while let context = self.context {
+            switch self.state {
+            case .idle:
+                guard let part = self.queue.popFirst() else {
+                    self.resumeReadingIfPossible()
+                    return
+                }
+                guard case .head(let head) = part else {
+                    // Body or end without a head: the rest of a refused request. Drop it.
+                    continue
+                }
+                self.start(head, context: context)
+            case .forwarding(let exchange, let upstream):
+                guard !exchange.requestEnded else {
+                    return
+                }
+                guard let part = self.queue.popFirst() else {
+                    self.resumeReadingIfPossible()
+                    return
+                }
+                switch part {
+                case .head:
+                    preconditionFailure("request head while the previous request body was streaming")
+                case .body(let buffer):
+                    exchange.bytesUp += Int64(buffer.readableBytes)
+                    upstream.write(.body(.byteBuffer(buffer)))
+                case .end(let trailers):
+                    exchange.requestEnded = true
+                    upstream.write(.end(trailers))
+                    upstream.flush()
+                    if exchange.responseEnded {
+                        self.finish(exchange)
+                    }
+                }
+            case .preparing, .upgraded, .closed:
+                return
+            }
+        }
+    }
+
+    private func start(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        // Who is asking, and where does the request go?
+        let token: String?
+        let authority: Authority
+        var target = head.uri
+        switch self.mode {
+        case .intercepted(let connectAuthority, let connectToken):
+            token = connectToken
+            authority = connectAuthority
+            guard let hostHeader = head.headers.first(name: "host"),
+                let host = Authority(parsing: hostHeader, defaultPort: connectAuthority.port),
+                host == connectAuthority
+            else {
+                self.refuse(
+                    context: context, head: head, authority: connectAuthority, sessionID: "-",
+                    status: .misdirectedRequest, decision: .denyHost,
+                    message: "keyhole: the request's Host header does not match the CONNECT authority \(connectAuthority); refused."
+                )
+                return
+            }
+        case .plain:
+            token = ProxyAuthorization.token(in: head.headers)
+            guard let parsed = AbsoluteURI(head.uri) else {
+                self.refuse(
+                    context: context, head: head, authority: Authority(host: "-", port: 0), sessionID: "-",
+                    status: .badRequest, decision: .error,
+                    message: "keyhole: this is an HTTP proxy port; send absolute-form http:// requests or CONNECT. "
+                        + "Run programs with `keyhole run -- CMD`."
+                )
+                return
+            }
+            authority = parsed.authority
+            target = parsed.target
+        }
+
+        guard let token, let session = self.dependencies.sessions.session(forToken: token) else {
+            self.refuse(
+                context: context, head: head, authority: authority, sessionID: "-",
+                status: .proxyAuthenticationRequired, decision: .denyAuth,
+                message: ProxyResponder.authenticationRequired, extraHeaders: [ProxyResponder.proxyAuthenticate]
+            )
+            return
+        }
+
+        var requestHead = RequestHead(head: head, target: target, authority: authority)
+        let exchange = Exchange(
+            sessionID: session.id, head: head, authority: authority, path: requestHead.pathWithoutQuery
+        )
+        let rewriter = PlaceholderRewriter(session: session, authority: authority)
+        switch rewriter.plan(requestHead) {
+        case .forward:
+            self.state = .preparing(exchange)
+            self.connectAndSend(requestHead, exchange: exchange, context: context)
+        case .denyScope(let credential):
+            exchange.credential = credential
+            self.refuse(
+                context: context, exchange: exchange, status: .forbidden, decision: .denyScope,
+                message: "keyhole: credential '\(credential)' is not allowed for host \(authority); nothing was sent. "
+                    + "If this host should receive it, add it with `keyhole add \(credential) --host ...` "
+                    + "(re-adding replaces the definition).",
+                reason: "credential not scoped to host"
+            )
+        case .denyUnknownPlaceholder:
+            self.refuse(
+                context: context, exchange: exchange, status: .forbidden, decision: .denyScope,
+                message: "keyhole: the request carries a placeholder that belongs to no credential of this session "
+                    + "(another session's, or one that ended); nothing was sent.",
+                reason: "unknown placeholder"
+            )
+        case .rewrite(let names):
+            self.state = .preparing(exchange)
+            exchange.credential = names.joined(separator: ",")
+            let resolver = self.dependencies.resolver
+            let secretsFuture = context.eventLoop.makeFutureWithTask {
+                var secrets: [String: Secret] = [:]
+                for name in names {
+                    secrets[name] = try await resolver.secret(for: name)
+                }
+                return secrets
+            }
+            secretsFuture.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+                guard case .preparing = self.state, let context = self.context else { return }
+                switch result {
+                case .success(let secrets):
+                    do {
+                        let outcome = try rewriter.apply(requestHead, secrets: secrets)
+                        requestHead = outcome.head
+                        exchange.decision = outcome.swapped.isEmpty ? .inject : .swap
+                        self.connectAndSend(requestHead, exchange: exchange, context: context)
+                    } catch {
+                        self.failClosed(context: context, exchange: exchange, reason: "\(error)")
+                    }
+                case .failure(let error):
+                    self.failClosed(context: context, exchange: exchange, reason: "\(error)")
+                }
+            }
+        }
+    }
+
+    private func failClosed(context: ChannelHandlerContext, exchange: Exchange, reason: String) {
+        self.refuse(
+            context: context, exchange: exchange, status: .badGateway, decision: .failClosed,
+            message: "keyhole: the secret of '\(exchange.credential ?? "?")' could not be resolved (\(reason)); "
+                + "nothing was sent. Check `keyhole status` and unlock the store.",
+            reason: reason
+        )
+    }
+
+    // MARK: Upstream
+
+    private var upstreamUsesTLS: Bool {
+        if case .intercepted = self.mode { return true }
+        return false
+    }
+
+    private func connectAndSend(_ head: RequestHead, exchange: Exchange, context: ChannelHandlerContext) {
+        let nioHead = HTTPRequestHead(requestHead: head, version: .http1_1)
+        if let upstream = self.upstream, upstream.isReusable(for: exchange.authority) {
+            self.send(nioHead, exchange: exchange, upstream: upstream)
+            return
+        }
+        self.upstream?.close()
+        self.upstream = nil
+        let tls = self.upstreamUsesTLS
+        self.dependencies.connector.connect(to: exchange.authority, tls: tls, on: context.eventLoop)
+            .hop(to: context.eventLoop)
+            .assumeIsolated()
+            .flatMapThrowing { channel -> UpstreamHandler in
+                let handler = UpstreamHandler(owner: self, authority: exchange.authority, channel: channel)
+                let codec = ClientCodecHandlers()
+                try codec.add(to: channel.pipeline.syncOperations)
+                try channel.pipeline.syncOperations.addHandler(handler)
+                handler.codec = codec
+                return handler
+            }
+            .whenComplete { result in
+                switch result {
+                case .success(let upstream):
+                    guard case .preparing = self.state, self.context != nil else {
+                        upstream.close()
+                        return
+                    }
+                    self.upstream = upstream
+                    self.send(nioHead, exchange: exchange, upstream: upstream)
+                case .failure(let error):
+                    guard case .preparing = self.state, let context = self.context else { return }
+                    let reason = UpstreamFailure.describe(error)
+                    self.refuse(
+                        context: context, exchange: exchange, status: .badGateway, decision: .error,
+                        message: "keyhole: could not reach \(exchange.authority) securely: \(reason). Nothing was sent.",
+                        reason: reason
+                    )
+                }
+            }
+    }
+
+    private func send(_ head: HTTPRequestHead, exchange: Exchange, upstream: UpstreamHandler) {
+        self.state = .forwarding(exchange, upstream)
+        upstream.write(.head(head))
+        self.drive()
+        upstream.flush()
+    }
+
+    // MARK: Called by the upstream handler
+
+    func upstreamRead(_ part: HTTPClientResponsePart) {
+        guard case .forwarding(let exchange, _) = self.state, let context = self.context else { return }
+        switch part {
+        case .head(let head):
+            if head.status == .switchingProtocols {
+                exchange.status = 101
+                exchange.responseHeadSent = true
+                context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+                context.flush()
+                self.upgrade(exchange: exchange, context: context)
+                return
+            }
+            if head.status.code < 200 {
+                exchange.awaitingInformationalEnd = true
+            } else {
+                exchange.status = Int(head.status.code)
+                exchange.responseHeadSent = true
+                exchange.upstreamWillClose = !head.isKeepAlive
+            }
+            var head = head
+            if !exchange.clientKeepAlive {
+                head.headers.replaceOrAdd(name: "Connection", value: "close")
+            }
+            context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+        case .body(let buffer):
+            exchange.bytesDown += Int64(buffer.readableBytes)
+            context.write(self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        case .end(let trailers):
+            if exchange.awaitingInformationalEnd {
+                exchange.awaitingInformationalEnd = false
+                context.flush()
+                return
+            }
+            exchange.responseEnded = true
+            context.writeAndFlush(self.wrapOutboundOut(.end(trailers)), promise: nil)
+            if exchange.requestEnded {
+                self.finish(exchange)
+            }
+        }
+    }
+
+    func upstreamReadComplete() {
+        self.context?.flush()
+    }
+
+    var clientIsWritable: Bool {
+        self.context?.channel.isWritable ?? false
+    }
+
+    func upstreamWritabilityChanged() {
+        self.resumeReadingIfPossible()
+    }
+
+    func upstreamClosed(_ upstream: UpstreamHandler, error: (any Error)?) {
+        guard upstream === self.upstream else { return }
+        self.upstream = nil
+        guard case .forwarding(let exchange, _) = self.state, let context = self.context else { return }
+        if exchange.responseEnded { return }
+        let reason = error.map { UpstreamFailure.describe($0) } ?? "upstream closed the connection"
+        if exchange.responseHeadSent {
+            exchange.reason = reason
+            self.dependencies.audit(exchange.auditEvent())
+            self.state = .closed
+            context.close(promise: nil)
+        } else {
+            self.refuse(
+                context: context, exchange: exchange, status: .badGateway, decision: exchange.decision,
+                message: "keyhole: \(exchange.authority) closed the connection before answering: \(reason).",
+                reason: reason
+            )
+        }
+    }
+
+    /// Both directions of an exchange are done: audit it and take the next request.
+    private func finish(_ exchange: Exchange) {
+        self.dependencies.audit(exchange.auditEvent())
+        if exchange.upstreamWillClose {
+            self.upstream?.close()
+            self.upstream = nil
+        }
+        guard exchange.clientKeepAlive else {
+            self.state = .closed
+            self.context?.close(promise: nil)
+            return
+        }
+        self.state = .idle
+        self.drive()
+    }
+
+    // MARK: Refusals and upgrades
+
+    private func refuse(
+        context: ChannelHandlerContext,
+        head: HTTPRequestHead,
+        authority: Authority,
+        sessionID: String,
+        status: HTTPResponseStatus,
+        decision: AuditDecision,
+        message: String,
+        extraHeaders: [(String, String)] = []
+    ) {
+        let exchange = Exchange(
+            sessionID: sessionID, head: head, authority: authority,
+            path: RequestHead.path(of: head.uri)
+        )
+        self.refuse(
+            context: context, exchange: exchange, status: status, decision: decision, message: message,
+            reason: nil, extraHeaders: extraHeaders
+        )
+    }
+
+    private func refuse(
+        context: ChannelHandlerContext,
+        exchange: Exchange,
+        status: HTTPResponseStatus,
+        decision: AuditDecision,
+        message: String,
+        reason: String?,
+        extraHeaders: [(String, String)] = []
+    ) {
+        exchange.decision = decision
+        exchange.status = Int(status.code)
+        exchange.reason = reason
+        exchange.responseEnded = true
+        self.dependencies.audit(exchange.auditEvent())
+        self.state = .closed
+        self.upstream?.close()
+        self.upstream = nil
+        self.logger.info(
+            "refused request",
+            metadata: [
+                "session": "\(exchange.sessionID)", "host": "\(exchange.authority)",
+                "decision": "\(decision.rawValue)", "credential": "\(exchange.credential ?? "-")",
+            ]
+        )
+        ProxyResponder.respond(
+            context: context, status: status, message: message, extraHeaders: extraHeaders,
+            wrap: self.wrapOutboundOut
+        )
+    }
+
+    /// After `101 Switching Protocols` both connections carry raw bytes: drop the HTTP codecs and glue them.
+    private func upgrade(exchange: Exchange, context: ChannelHandlerContext) {
+        guard let upstream = self.upstream else { return }
+        self.state = .upgraded
+        self.upstream = nil
+        exchange.responseEnded = true
+        let sessionAudit = self.dependencies.audit
+        let (clientGlue, upstreamGlue) = GlueHandler.matchedPair { up, down in
+            exchange.bytesUp += up
+            exchange.bytesDown += down
+            sessionAudit(exchange.auditEvent())
+        }
+        do {
+            let clientPipeline = context.pipeline.syncOperations
+            try clientPipeline.addHandler(clientGlue, position: .after(self))
+            try upstream.detach(replacingWith: upstreamGlue)
+            // Leftover bytes of the request decoder flow into the glue.
+            clientPipeline.removeHandler(self, promise: nil)
+            self.codec.remove(from: clientPipeline)
+        } catch {
+            context.close(promise: nil)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension ForwardingHandler: Sendable {}

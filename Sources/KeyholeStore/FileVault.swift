@@ -1,0 +1,248 @@
+import Crypto
+import KeyholeCore
+import Synchronization
+
+/// Secrets in one encrypted file, `paths.vaultFile` (format: ``VaultDocument``, `keyhole-vault` version 1:
+/// AES-256-GCM over the whole name → secret map).
+///
+/// The key comes from `KEYHOLE_PASSPHRASE` through scrypt (random 16-byte salt; derived once per instance and
+/// cached, so a lookup costs a file read and one AES-GCM open), or — without a passphrase — from a random
+/// 32-byte key file `paths.vaultKeyFile` (0600) created on first write with a one-time warning. A vault made
+/// one way never opens the other way. Writes are atomic (temporary file, fsync, rename, fsync of the
+/// directory); files are 0600 in a 0700 directory. A damaged or tampered vault is an error and is never
+/// reset or overwritten. Thread-safe; calls block (file I/O, and scrypt on first use).
+public final class FileVault: SecretStore {
+    /// scrypt costs: `n` (a power of two), block size `r`, parallelism `p`.
+    public struct ScryptParameters: Sendable, Equatable {
+        public var n: Int
+        public var r: Int
+        public var p: Int
+
+        public init(n: Int, r: Int, p: Int) {
+            self.n = n
+            self.r = r
+            self.p = p
+        }
+
+        /// N = 2^15, r = 8, p = 1: 32 MiB and roughly 0.1 s per derivation.
+        public static let standard = ScryptParameters(n: 1 << 15, r: 8, p: 1)
+
+        /// Bounds for parameters read from a file, so a tampered header cannot demand gigabytes.
+        var isReasonable: Bool {
+            self.n >= 2 && self.n <= 1 << 22 && self.n & (self.n - 1) == 0 && (1...32).contains(self.r)
+                && (1...16).contains(self.p) && 128 * self.r * self.n * self.p <= 1 << 31
+        }
+    }
+
+    /// The environment variable holding the vault passphrase. An empty value counts as unset.
+    public static let passphraseVariable = "KEYHOLE_PASSPHRASE"
+
+    private struct State {
+        /// nil: key-file mode.
+        var passphrase: [UInt8]?
+        /// The last scrypt derivation and the cipher it gave.
+        var derived: (derivation: VaultKeyDerivation, cipher: VaultCipher)?
+        /// The key file's cipher, once read or created.
+        var keyFileCipher: VaultCipher?
+    }
+
+    public var kind: StoreKind { .file }
+    /// The vault file.
+    public let vaultFile: String
+    /// The key file used when no passphrase is set.
+    public let keyFile: String
+    /// Whether this vault is opened with `KEYHOLE_PASSPHRASE`.
+    public let usesPassphrase: Bool
+
+    private let directory: String
+    private let scrypt: ScryptParameters
+    private let warn: @Sendable (String) -> Void
+    private let state: Mutex<State>
+
+    /// - Parameters:
+    ///   - environment: read for `KEYHOLE_PASSPHRASE` only.
+    ///   - scrypt: costs for a vault created by this instance (an existing vault keeps its own).
+    ///   - warn: called once when the key file is created (the message names the file; never a secret).
+    public init(
+        paths: Paths,
+        environment: [String: String],
+        scrypt: ScryptParameters = .standard,
+        warn: @escaping @Sendable (String) -> Void
+    ) {
+        self.vaultFile = paths.vaultFile
+        self.keyFile = paths.vaultKeyFile
+        self.directory = PrivateFiles.parent(of: paths.vaultFile)
+        self.scrypt = scrypt
+        self.warn = warn
+        let passphrase = environment[Self.passphraseVariable].flatMap { $0.isEmpty ? nil : Array($0.utf8) }
+        self.usesPassphrase = passphrase != nil
+        self.state = Mutex(State(passphrase: passphrase))
+    }
+
+    public func describe() -> String {
+        if self.usesPassphrase {
+            return "file vault (passphrase) at \(self.vaultFile)"
+        }
+        return "file vault (key file \(self.keyFile)) at \(self.vaultFile)"
+    }
+
+    /// Opens an existing vault with the configured key, so a wrong passphrase, a missing key file or a damaged
+    /// vault is reported now rather than at the first lookup. A missing vault is fine (it is created on the
+    /// first store).
+    public func validate() throws {
+        try self.state.withLock { state in
+            guard let document = try self.load() else { return }
+            _ = try self.cipher(opening: document, state: &state).open(document, path: self.vaultFile)
+        }
+    }
+
+    public func store(_ secret: Secret, for name: String) throws {
+        try self.state.withLock { state in
+            try PrivateFiles.ensureDirectory(self.directory)
+            try PrivateFiles.withDirectoryLock(self.directory) {
+                var secrets: [String: String] = [:]
+                let derivation: VaultKeyDerivation
+                let cipher: VaultCipher
+                if let document = try self.load() {
+                    cipher = try self.cipher(opening: document, state: &state)
+                    secrets = try cipher.open(document, path: self.vaultFile)
+                    derivation = document.derivation
+                } else {
+                    (derivation, cipher) = try self.newKey(state: &state)
+                }
+                secrets[name] = secret.value
+                let document = try cipher.seal(secrets, derivation: derivation)
+                try PrivateFiles.writeAtomically(self.vaultFile, try document.encoded())
+            }
+        }
+    }
+
+    public func secret(for name: String) throws -> Secret {
+        try self.state.withLock { state in
+            guard let document = try self.load() else { throw Self.notFound(name) }
+            let secrets = try self.cipher(opening: document, state: &state).open(document, path: self.vaultFile)
+            guard let value = secrets[name] else { throw Self.notFound(name) }
+            return Secret(value)
+        }
+    }
+
+    public func delete(_ name: String) throws {
+        try self.state.withLock { state in
+            guard try self.load() != nil else { return }
+            try PrivateFiles.ensureDirectory(self.directory)
+            try PrivateFiles.withDirectoryLock(self.directory) {
+                // Read again under the directory lock: another writer may have replaced the file.
+                guard let document = try self.load() else { return }
+                let cipher = try self.cipher(opening: document, state: &state)
+                var secrets = try cipher.open(document, path: self.vaultFile)
+                guard secrets.removeValue(forKey: name) != nil else { return }
+                let replacement = try cipher.seal(secrets, derivation: document.derivation)
+                try PrivateFiles.writeAtomically(self.vaultFile, try replacement.encoded())
+            }
+        }
+    }
+
+    // MARK: - Keys
+
+    private func load() throws -> VaultDocument? {
+        guard let bytes = try PrivateFiles.read(self.vaultFile) else { return nil }
+        return try VaultDocument(decoding: bytes, path: self.vaultFile)
+    }
+
+    /// The cipher for an existing document, checked against its `check` value.
+    private func cipher(opening document: VaultDocument, state: inout State) throws -> VaultCipher {
+        switch document.derivation {
+        case .scrypt:
+            guard let passphrase = state.passphrase else {
+                throw StoreError.keyMismatch.with(
+                    message: "the file vault at \(self.vaultFile) is protected by a passphrase, but "
+                        + "\(Self.passphraseVariable) is not set",
+                    hint: "set \(Self.passphraseVariable) to the vault's passphrase"
+                )
+            }
+            let cipher: VaultCipher
+            if let derived = state.derived, derived.derivation == document.derivation {
+                cipher = derived.cipher
+            } else {
+                cipher = VaultCipher(masterKey: try document.derivation.deriveKey(passphrase: passphrase))
+                state.derived = (document.derivation, cipher)
+            }
+            guard cipher.opens(document.check) else {
+                throw StoreError.wrongPassphrase.with(
+                    message: "\(Self.passphraseVariable) does not open the file vault at \(self.vaultFile)"
+                )
+            }
+            return cipher
+        case .keyFile:
+            guard state.passphrase == nil else {
+                throw StoreError.keyMismatch.with(
+                    message: "the file vault at \(self.vaultFile) is protected by the key file \(self.keyFile), "
+                        + "but \(Self.passphraseVariable) is set",
+                    hint: "unset \(Self.passphraseVariable) to open it with the key file (a passphrase can only "
+                        + "protect a new vault)"
+                )
+            }
+            let cipher = try self.keyFileCipher(state: &state, create: false)
+            guard cipher.opens(document.check) else {
+                throw StoreError.wrongKeyFile.with(
+                    message: "the key file \(self.keyFile) does not open the file vault at \(self.vaultFile)"
+                )
+            }
+            return cipher
+        }
+    }
+
+    /// The key of a vault about to be created.
+    private func newKey(state: inout State) throws -> (VaultKeyDerivation, VaultCipher) {
+        if let passphrase = state.passphrase {
+            let derivation = VaultKeyDerivation.newScrypt(self.scrypt)
+            let cipher = VaultCipher(masterKey: try derivation.deriveKey(passphrase: passphrase))
+            state.derived = (derivation, cipher)
+            return (derivation, cipher)
+        }
+        return (.keyFile, try self.keyFileCipher(state: &state, create: true))
+    }
+
+    private func keyFileCipher(state: inout State, create: Bool) throws -> VaultCipher {
+        if let cipher = state.keyFileCipher { return cipher }
+        var bytes: [UInt8]
+        if let existing = try PrivateFiles.read(self.keyFile) {
+            bytes = existing
+        } else if create {
+            var generator = SystemRandomNumberGenerator()
+            bytes = (0..<VaultKeyDerivation.keyByteCount).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+            if try PrivateFiles.createExclusively(self.keyFile, bytes) {
+                self.warn(
+                    "no \(Self.passphraseVariable): vault key kept in \(self.keyFile); anyone who can read it can "
+                        + "decrypt the vault; set \(Self.passphraseVariable) to protect a new vault with a "
+                        + "passphrase instead"
+                )
+            } else if let existing = try PrivateFiles.read(self.keyFile) {
+                // Created by someone else in the meantime: use theirs.
+                bytes = existing
+            } else {
+                throw StoreError.keyFileMissing.with(message: "the vault key file \(self.keyFile) vanished")
+            }
+        } else {
+            throw StoreError.keyFileMissing.with(
+                message: "the file vault at \(self.vaultFile) needs its key file \(self.keyFile), which is missing"
+            )
+        }
+        defer { bytes.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+        guard bytes.count == VaultKeyDerivation.keyByteCount else {
+            throw StoreError.wrongKeyFile.with(
+                message: "the vault key file \(self.keyFile) is not a keyhole key (\(bytes.count) bytes, expected 32)"
+            )
+        }
+        let cipher = VaultCipher(masterKey: SymmetricKey(data: bytes))
+        state.keyFileCipher = cipher
+        return cipher
+    }
+
+    private static func notFound(_ name: String) -> StoreError {
+        StoreError.notFound.with(
+            message: "no secret named \(name) in the file vault",
+            hint: "add it with `keyhole add \(name)`"
+        )
+    }
+}
