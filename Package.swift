@@ -23,6 +23,7 @@ let package = Package(
             name: "CKeyholeSecret",
             linkerSettings: [.linkedLibrary("dl")]
         ),
+        .target(name: "CKeyholeSystem"),
         .target(
             name: "KeyholeCore",
             dependencies: [
@@ -78,6 +79,7 @@ let package = Package(
         .target(
             name: "KeyholeDaemon",
             dependencies: [
+                "CKeyholeSystem",
                 "KeyholeCore",
                 "KeyholeStore",
                 "KeyholeTLS",
@@ -104,6 +106,7 @@ let package = Package(
             dependencies: ["KeyholeCommands"]
         ),
         .testTarget(name: "KeyholeCoreTests", dependencies: ["KeyholeCore"]),
+        .testTarget(name: "KeyholeControlTests", dependencies: ["KeyholeControl", "KeyholeCore"]),
         .testTarget(name: "KeyholeStoreTests", dependencies: ["KeyholeStore", "KeyholeCore"]),
         .testTarget(
             name: "KeyholeTLSTests",

@@ -181,7 +181,8 @@ ckh_status ckh_unlock_default(const ckh_library *library, int timeout_ms, char *
     if (gerror != NULL) {
         status = ckh_take_gerror(library, gerror, 0, error);
     } else if (collection == NULL) {
-        ckh_set_error(error, "the Secret Service has no default collection");
+        ckh_set_error(error, "the keyring has no default collection");
+        status = CKH_NO_COLLECTION;
     } else {
         ckh_glist *objects = library->g_list_append(NULL, collection);
         (void)library->secret_service_unlock_sync(service, objects, deadline.cancellable, NULL, &gerror);
@@ -226,6 +227,11 @@ ckh_status ckh_store(const ckh_library *library, const char *name, const char *l
         if (!library->secret_password_storev_sync(&ckh_credential_schema, attributes, "default", label, secret,
                                                   deadline.cancellable, &gerror)) {
             status = ckh_take_gerror(library, gerror, 0, error);
+            if (state == CKH_COLLECTION_MISSING && (status == CKH_FAILED || status == CKH_DISMISSED)) {
+                ckh_set_error(error, "the keyring has no default collection, and creating one needs a prompt that "
+                                     "was dismissed or could not be shown");
+                status = CKH_NO_COLLECTION;
+            }
         }
         library->g_hash_table_unref(attributes);
     }

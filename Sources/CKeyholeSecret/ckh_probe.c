@@ -85,8 +85,14 @@ int ckh_service_offered(const ckh_library *library, const char *bus_address, int
         library->g_object_unref(connection);
     }
     int fired = ckh_deadline_finish(&deadline);
-    if (gerror != NULL) {
-        (void)ckh_take_gerror(library, gerror, fired, error);
+    if (fired) {
+        if (gerror != NULL) {
+            library->g_error_free(gerror);
+        }
+        ckh_set_error(error, "the session bus did not answer in time");
+        offered = 0;
+    } else if (gerror != NULL) {
+        (void)ckh_take_gerror(library, gerror, 0, error);
     } else if (!offered) {
         ckh_set_error(error, "nobody owns org.freedesktop.secrets on the session bus and it is not activatable");
     }

@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,7 +7,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
 
 /// Appends ``AuditEvent``s to a JSON-lines file: one object per line, each written with a single
 /// `write(2)` on an `O_APPEND` descriptor so that lines never interleave. The file is created 0600 in a 0700

@@ -19,6 +19,15 @@ public enum AuditLogReader {
         public var events: [AuditEvent]
         /// Lines that could not be read as an event.
         public var malformedLines: Int
+        /// Where the last complete line ends: pass it as `startOffset` to ``follow(from:startOffset:skipExisting:
+        /// pollInterval:handler:)`` to continue right after what was read, without losing or repeating an event.
+        public var endOffset: Int64
+
+        public init(events: [AuditEvent], malformedLines: Int, endOffset: Int64 = 0) {
+            self.events = events
+            self.malformedLines = malformedLines
+            self.endOffset = endOffset
+        }
     }
 
     /// Every event in the file, oldest first. A missing file is an empty log.
@@ -32,13 +41,15 @@ public enum AuditLogReader {
         var splitter = LineSplitter()
         var contents = Contents(events: [], malformedLines: 0)
         let decoder = JSONDecoder()
+        var total: Int64 = 0
         while true {
             let chunk = try Self.read(fd, path: path)
             if chunk.isEmpty { break }
+            total += Int64(chunk.count)
             splitter.append(chunk) { line in
                 if let event = Self.decode(line, decoder: decoder) {
                     contents.events.append(event)
-                } else {
+                } else if !Self.isBlank(line) {
                     contents.malformedLines += 1
                 }
             }
@@ -46,15 +57,18 @@ public enum AuditLogReader {
         if splitter.hasPartialLine {
             contents.malformedLines += 1
         }
+        contents.endOffset = total - Int64(splitter.pendingCount)
         return contents
     }
 
     /// Calls `handler` with every event of the file and then with each event appended later, polling every
     /// `pollInterval`, until the task is cancelled. Waits for a file that does not exist yet, starts over
     /// when the file is truncated, and follows it to a new file when it is replaced (rotated).
-    /// With `skipExisting`, events already in the file when following starts are not reported.
+    /// With `startOffset` (e.g. ``Contents/endOffset`` of an earlier ``readAll(path:)``), following starts
+    /// there (from the beginning if the file is now shorter); with `skipExisting`, at the current end.
     public static func follow(
         from path: String,
+        startOffset: Int64? = nil,
         skipExisting: Bool = false,
         pollInterval: Duration = .milliseconds(200),
         handler: (AuditEvent) -> Void
@@ -80,7 +94,10 @@ public enum AuditLogReader {
                     identity = (UInt64(info.st_dev), UInt64(info.st_ino))
                     offset = 0
                     splitter = LineSplitter()
-                    if firstAttempt && skipExisting {
+                    if firstAttempt, let startOffset, startOffset <= Int64(info.st_size) {
+                        offset = startOffset
+                        lseek(fd, off_t(offset), SEEK_SET)
+                    } else if firstAttempt && skipExisting {
                         offset = Int64(info.st_size)
                         lseek(fd, off_t(offset), SEEK_SET)
                     }
@@ -131,8 +148,12 @@ public enum AuditLogReader {
     }
 
     private static func decode(_ line: some Collection<UInt8>, decoder: JSONDecoder) -> AuditEvent? {
-        guard line.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }) else { return nil }
+        guard !Self.isBlank(line) else { return nil }
         return try? decoder.decode(AuditEvent.self, from: Data(line))
+    }
+
+    private static func isBlank(_ line: some Collection<UInt8>) -> Bool {
+        line.allSatisfy { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r") }
     }
 
     private static func read(_ fd: Int32, path: String) throws(AuditLogError) -> [UInt8] {
@@ -158,6 +179,7 @@ private struct LineSplitter {
     private static let maximumLine = 1 << 20
 
     var hasPartialLine: Bool { !self.pending.isEmpty }
+    var pendingCount: Int { self.pending.count }
 
     mutating func append(_ chunk: [UInt8], line: ([UInt8]) -> Void) {
         var start = 0

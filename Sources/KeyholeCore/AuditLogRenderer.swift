@@ -38,7 +38,8 @@ public struct AuditLogRenderer: Sendable {
     public init(color: Bool = false, utc: Bool = false, terminalWidth: Int? = nil) {
         self.color = color
         self.utc = utc
-        let fixed = Self.timeWidth + Self.sessionWidth + Self.decisionWidth + Self.statusWidth + Self.methodWidth
+        let fixed =
+            Self.timeWidth + Self.sessionWidth + Self.decisionWidth + Self.statusWidth + Self.methodWidth
             + Self.credentialWidth + Self.bytesWidth + Self.msWidth + 9 * Self.separator.count
         if let terminalWidth {
             let flexible = max(40, terminalWidth - fixed)
@@ -140,7 +141,8 @@ public struct AuditLogRenderer: Sendable {
     private static func cell(_ text: String, width: Int, keepEnd: Bool = false, alignRight: Bool = false) -> String {
         var characters = Array(Self.printable(text))
         if characters.count > width {
-            characters = keepEnd
+            characters =
+                keepEnd
                 ? ["…"] + characters.suffix(width - 1)
                 : characters.prefix(width - 1) + ["…"]
         }

@@ -74,7 +74,8 @@ extension Config {
                     throw fail("'\(host)' in '\(text)' is not a host name or an IPv4 address", example)
                 }
             }
-            guard !portText.isEmpty, portText.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), portText.count <= 5,
+            guard !portText.isEmpty, portText.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+                portText.count <= 5,
                 let port = Int(portText), port <= 65535, port > 0 || allowPortZero
             else {
                 throw fail("'\(portText)' in '\(text)' is not a port: expected a number from 1 to 65535", example)
@@ -85,7 +86,8 @@ extension Config {
         /// A DNS name made of labels of letters, digits, '-' and '_', or a dotted-quad IPv4 address.
         private static func isValidHost(_ host: Substring) -> Bool {
             guard !host.isEmpty, host.utf8.count <= 253 else { return false }
-            if host.utf8.allSatisfy({ ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: ".") }) {
+            if host.utf8.allSatisfy({ ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: ".") })
+            {
                 var v4 = in_addr()
                 return inet_pton(AF_INET, String(host), &v4) == 1
             }
@@ -99,13 +101,15 @@ extension Config {
     /// Validates an address for the proxy to listen on: loopback only (127.0.0.0/8 or [::1]), with a port
     /// (0 picks a free one). Used for `listen` in the file and for `keyhole daemon --listen`.
     public static func listenAddress(_ text: String) throws(ConfigError) -> Address {
-        let hint = "the proxy only listens on loopback, e.g. \"127.0.0.1:8899\" or \"[::1]:8899\"; it must never "
+        let hint =
+            "the proxy only listens on loopback, e.g. \"127.0.0.1:8899\" or \"[::1]:8899\"; it must never "
             + "listen on a network interface, where other machines could use your credentials"
         let address: Address
         do {
             address = try Address.parse(text, allowPortZero: true)
         } catch {
-            throw ConfigError(code: .invalidValue, file: nil, line: nil, message: "listen: " + error.message, hint: hint)
+            throw ConfigError(
+                code: .invalidValue, file: nil, line: nil, message: "listen: " + error.message, hint: hint)
         }
         guard address.isLoopback else {
             throw ConfigError(

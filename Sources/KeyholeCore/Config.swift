@@ -29,7 +29,9 @@ public struct Config: Sendable, Equatable {
     /// `FILE:LINE: unknown key …` for each key this version does not know.
     public var warnings: [String]
 
-    public init(listen: String? = nil, upstreamCA: [String] = [], resolve: [String: String] = [:], warnings: [String] = []) {
+    public init(
+        listen: String? = nil, upstreamCA: [String] = [], resolve: [String: String] = [:], warnings: [String] = []
+    ) {
         self.listen = listen
         self.upstreamCA = upstreamCA
         self.resolve = resolve

@@ -66,5 +66,10 @@ public struct FileSystemError: Error, Sendable, CustomStringConvertible {
     public let path: String
     public let errno: Int32
 
+    public init(path: String, errno: Int32) {
+        self.path = path
+        self.errno = errno
+    }
+
     public var description: String { "\(self.path): \(String(cString: strerror(self.errno)))" }
 }

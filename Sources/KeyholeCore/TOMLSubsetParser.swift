@@ -133,7 +133,8 @@ struct TOMLSubsetParser {
             self.position += 1
         }
         guard self.position > start else {
-            throw self.error("expected a key (letters, digits, '_', '-' or a quoted string), found \(self.describeCurrent())")
+            throw self.error(
+                "expected a key (letters, digits, '_', '-' or a quoted string), found \(self.describeCurrent())")
         }
         return String(decoding: self.bytes[start..<self.position], as: UTF8.self)
     }
@@ -316,7 +317,8 @@ struct TOMLSubsetParser {
         var run = self.position
         while true {
             guard let byte = self.peek() else {
-                throw TOMLParseError(line: openLine, message: "the multi-line string opened here is never closed with \"\"\"")
+                throw TOMLParseError(
+                    line: openLine, message: "the multi-line string opened here is never closed with \"\"\"")
             }
             switch byte {
             case UInt8(ascii: "\""):
@@ -360,7 +362,8 @@ struct TOMLSubsetParser {
         var run = self.position
         while true {
             guard let byte = self.peek() else {
-                throw TOMLParseError(line: openLine, message: "the multi-line string opened here is never closed with '''")
+                throw TOMLParseError(
+                    line: openLine, message: "the multi-line string opened here is never closed with '''")
             }
             switch byte {
             case UInt8(ascii: "'"):
@@ -438,10 +441,13 @@ struct TOMLSubsetParser {
     /// A backslash followed only by spaces up to the end of the line.
     private func isLineEndingBackslash() -> Bool {
         var index = self.position + 1
-        while index < self.bytes.count, self.bytes[index] == UInt8(ascii: " ") || self.bytes[index] == UInt8(ascii: "\t") {
+        while index < self.bytes.count,
+            self.bytes[index] == UInt8(ascii: " ") || self.bytes[index] == UInt8(ascii: "\t")
+        {
             index += 1
         }
-        return index < self.bytes.count && (self.bytes[index] == UInt8(ascii: "\n") || self.bytes[index] == UInt8(ascii: "\r"))
+        return index < self.bytes.count
+            && (self.bytes[index] == UInt8(ascii: "\n") || self.bytes[index] == UInt8(ascii: "\r"))
     }
 
     /// Skips the backslash, the line ending and all whitespace and newlines up to the next character.
@@ -554,7 +560,9 @@ struct TOMLSubsetParser {
     private mutating func skipComment() throws(TOMLParseError) {
         self.position += 1
         while let byte = self.peek(), byte != UInt8(ascii: "\n") {
-            if byte == UInt8(ascii: "\r"), self.position + 1 < self.bytes.count, self.bytes[self.position + 1] == UInt8(ascii: "\n") {
+            if byte == UInt8(ascii: "\r"), self.position + 1 < self.bytes.count,
+                self.bytes[self.position + 1] == UInt8(ascii: "\n")
+            {
                 return
             }
             if (byte < 0x20 && byte != UInt8(ascii: "\t")) || byte == 0x7F {
@@ -632,7 +640,8 @@ struct TOMLSubsetParser {
 
     private static func isHexDigit(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"):
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"),
+            UInt8(ascii: "A")...UInt8(ascii: "F"):
             return true
         default:
             return false

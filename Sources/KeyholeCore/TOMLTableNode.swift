@@ -19,22 +19,25 @@ final class TOMLTableNode {
 
     private var origin: Origin
     private var line: Int
+    /// Where this table is, from the document root (or the inline table being parsed), for messages.
+    private let path: [String]
     private var order: [String] = []
     private var slots: [String: (slot: Slot, line: Int)] = [:]
 
-    init(origin: Origin, line: Int) {
+    init(origin: Origin, line: Int, path: [String] = []) {
         self.origin = origin
         self.line = line
+        self.path = path
     }
 
     /// Sets `path` (a dotted key relative to this table) to `value`.
     func insert(_ value: TOMLValue, at path: [String], line: Int) throws(TOMLParseError) {
         var node = self
         for (index, key) in path.dropLast().enumerated() {
-            let prefix = Array(path[...index])
+            let prefix = self.path + path[...index]
             switch node.slots[key]?.slot {
             case nil:
-                let child = TOMLTableNode(origin: .dotted, line: line)
+                let child = TOMLTableNode(origin: .dotted, line: line, path: prefix)
                 node.add(key, .table(child), line: line)
                 node = child
             case .table(let child):
@@ -58,7 +61,8 @@ final class TOMLTableNode {
         if let existing = node.slots[key] {
             throw TOMLParseError(
                 line: line,
-                message: "duplicate key '\(TOMLSubsetParser.display(path))' (first set on line \(existing.line))"
+                message:
+                    "duplicate key '\(TOMLSubsetParser.display(self.path + path))' (first set on line \(existing.line))"
             )
         }
         node.add(key, .value(value), line: line)
@@ -73,11 +77,11 @@ final class TOMLTableNode {
             switch node.slots[key]?.slot {
             case nil:
                 if isLast && arrayElement {
-                    let element = TOMLTableNode(origin: .header, line: line)
+                    let element = TOMLTableNode(origin: .header, line: line, path: prefix)
                     node.add(key, .arrayOfTables([element]), line: line)
                     return element
                 }
-                let child = TOMLTableNode(origin: isLast ? .header : .implicit, line: line)
+                let child = TOMLTableNode(origin: isLast ? .header : .implicit, line: line, path: prefix)
                 node.add(key, .table(child), line: line)
                 node = child
             case .table(let child):
@@ -117,7 +121,7 @@ final class TOMLTableNode {
                                 + "use [[\(TOMLSubsetParser.display(prefix))]] to add an element"
                         )
                     }
-                    let element = TOMLTableNode(origin: .header, line: line)
+                    let element = TOMLTableNode(origin: .header, line: line, path: prefix)
                     node.slots[key] = (.arrayOfTables(elements + [element]), node.slots[key]!.line)
                     return element
                 }
@@ -142,7 +146,8 @@ final class TOMLTableNode {
                 case .value(let value):
                     return TOMLTable.Entry(key: key, line: line, value: value)
                 case .table(let node):
-                    return TOMLTable.Entry(key: key, line: line, value: TOMLValue(.table(node.table()), line: node.line))
+                    return TOMLTable.Entry(
+                        key: key, line: line, value: TOMLValue(.table(node.table()), line: node.line))
                 case .arrayOfTables(let nodes):
                     let elements = nodes.map { TOMLValue(.table($0.table()), line: $0.line) }
                     return TOMLTable.Entry(key: key, line: line, value: TOMLValue(.array(elements), line: line))

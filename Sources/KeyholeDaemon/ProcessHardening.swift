@@ -1,3 +1,5 @@
+import CKeyholeSystem
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,11 +8,7 @@ import Glibc
 /// the same user: no ptrace attach or /proc/PID/mem read (not dumpable), and no core files.
 enum ProcessHardening {
     static func apply() {
-        #if os(Linux)
-        _ = prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-        var limit = rlimit(rlim_cur: 0, rlim_max: 0)
-        _ = setrlimit(RLIMIT_CORE, &limit)
-        #endif
+        _ = ckh_harden_process()
         umask(0o077)
     }
 }

@@ -145,7 +145,7 @@ public final class FileVault: SecretStore {
     // MARK: - Keys
 
     private func load() throws -> VaultDocument? {
-        guard let bytes = try PrivateFiles.read(self.vaultFile) else { return nil }
+        guard let bytes = try PrivateFiles.readFile(self.vaultFile) else { return nil }
         return try VaultDocument(decoding: bytes, path: self.vaultFile)
     }
 
@@ -206,18 +206,20 @@ public final class FileVault: SecretStore {
     private func keyFileCipher(state: inout State, create: Bool) throws -> VaultCipher {
         if let cipher = state.keyFileCipher { return cipher }
         var bytes: [UInt8]
-        if let existing = try PrivateFiles.read(self.keyFile) {
+        if let existing = try PrivateFiles.readFile(self.keyFile) {
             bytes = existing
         } else if create {
             var generator = SystemRandomNumberGenerator()
-            bytes = (0..<VaultKeyDerivation.keyByteCount).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+            bytes = (0..<VaultKeyDerivation.keyByteCount).map { _ in
+                UInt8.random(in: .min ... .max, using: &generator)
+            }
             if try PrivateFiles.createExclusively(self.keyFile, bytes) {
                 self.warn(
                     "no \(Self.passphraseVariable): vault key kept in \(self.keyFile); anyone who can read it can "
                         + "decrypt the vault; set \(Self.passphraseVariable) to protect a new vault with a "
                         + "passphrase instead"
                 )
-            } else if let existing = try PrivateFiles.read(self.keyFile) {
+            } else if let existing = try PrivateFiles.readFile(self.keyFile) {
                 // Created by someone else in the meantime: use theirs.
                 bytes = existing
             } else {
@@ -228,7 +230,7 @@ public final class FileVault: SecretStore {
                 message: "the file vault at \(self.vaultFile) needs its key file \(self.keyFile), which is missing"
             )
         }
-        defer { bytes.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+        defer { PrivateFiles.wipe(&bytes) }
         guard bytes.count == VaultKeyDerivation.keyByteCount else {
             throw StoreError.wrongKeyFile.with(
                 message: "the vault key file \(self.keyFile) is not a keyhole key (\(bytes.count) bytes, expected 32)"

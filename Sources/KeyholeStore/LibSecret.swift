@@ -1,4 +1,4 @@
-import CKeyholeSecret
+internal import CKeyholeSecret
 import KeyholeCore
 
 #if canImport(Glibc)
@@ -41,7 +41,8 @@ struct LibSecret: @unchecked Sendable {
             }
         let reason = Self.take(error)
         guard let handle else {
-            throw StoreError.libsecretMissing.with(message: "libsecret is not installed (\(reason ?? "cannot load it"))")
+            let why = reason ?? "cannot load it"
+            throw StoreError.libsecretMissing.with(message: "libsecret is not installed (\(why))")
         }
         return LibSecret(handle: handle)
     }
@@ -50,7 +51,9 @@ struct LibSecret: @unchecked Sendable {
     /// longer than `timeoutMilliseconds`. On `false`, the reason.
     func serviceOffered(busAddress: String, timeoutMilliseconds: Int) -> (offered: Bool, reason: String?) {
         var error: UnsafeMutablePointer<CChar>?
-        let offered = busAddress.withCString { ckh_service_offered(self.handle, $0, Int32(timeoutMilliseconds), &error) }
+        let offered = busAddress.withCString {
+            ckh_service_offered(self.handle, $0, Int32(timeoutMilliseconds), &error)
+        }
         let reason = Self.take(error)
         return (offered != 0, offered != 0 ? nil : reason)
     }
@@ -137,10 +140,12 @@ struct LibSecret: @unchecked Sendable {
         case CKH_LOCKED:
             throw StoreError.locked
         case CKH_DISMISSED:
-            throw StoreError.dismissed.with(message: message("the keyring prompt was dismissed"))
+            throw StoreError.dismissed.with(message: detail ?? "the keyring prompt was dismissed")
         case CKH_NOT_FOUND:
             let what = name.map { "no secret named \($0) in the keyring" } ?? "not found in the keyring"
             throw StoreError.notFound.with(message: what, hint: name.map { "add it with `keyhole add \($0)`" })
+        case CKH_NO_COLLECTION:
+            throw StoreError.noCollection.with(message: detail ?? "the keyring has no default collection")
         case CKH_TIMED_OUT:
             throw StoreError.timedOut
         default:

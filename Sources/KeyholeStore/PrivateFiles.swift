@@ -50,7 +50,7 @@ enum PrivateFiles {
 
     /// The contents of `path`, or nil when it does not exist. Symbolic links are not followed; a file readable
     /// by others has its permissions tightened to 0600.
-    static func read(_ path: String) throws -> [UInt8]? {
+    static func readFile(_ path: String) throws -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         if fd < 0 {
             if errno == ENOENT { return nil }
@@ -83,7 +83,7 @@ enum PrivateFiles {
                 throw StoreError.io.with(message: "\(path) is too large")
             }
         }
-        chunk.withUnsafeMutableBytes { explicit_bzero($0.baseAddress, $0.count) }
+        Self.wipe(&chunk)
         return result
     }
 
@@ -92,9 +92,10 @@ enum PrivateFiles {
     static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {
         let directory = Self.parent(of: path)
         var template = Array((path + ".tmp-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkostemp($0.baseAddress!, O_CLOEXEC) }
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw Self.failure("cannot create a temporary file in", directory) }
-        let temporary = String(cString: template)
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        let temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         var renamed = false
         defer {
             if !renamed { unlink(temporary) }
@@ -140,6 +141,15 @@ enum PrivateFiles {
             guard errno == EINTR else { throw Self.failure("cannot lock", path) }
         }
         return try body()
+    }
+
+    /// Overwrites `bytes` with zeros (for key material and plaintext read from files).
+    static func wipe(_ bytes: inout [UInt8]) {
+        bytes.withUnsafeMutableBytes { buffer in
+            if let base = buffer.baseAddress {
+                explicit_bzero(base, buffer.count)
+            }
+        }
     }
 
     static func parent(of path: String) -> String {

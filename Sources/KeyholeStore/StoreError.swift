@@ -1,11 +1,14 @@
+import KeyholeCore
+
 /// Why a secret store could not do what was asked. Equality compares the kind of failure only, so callers can
 /// match `error == StoreError.locked` whatever the message says. Neither ``message`` nor ``hint`` ever contains
 /// a secret value.
-public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct StoreError: HintedError, Sendable, Hashable {
     private enum Code: Sendable, Hashable {
         case libsecretMissing
         case noProvider
         case locked
+        case noCollection
         case dismissed
         case timedOut
         case notFound
@@ -69,6 +72,13 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         "the keyring (Secret Service default collection) is locked",
         hint: "unlock your keyring (e.g. log in to the desktop, or `gnome-keyring-daemon --unlock`, or seahorse) "
             + useFileStore
+    )
+    /// The Secret Service has no default collection and could not create one (creating needs a prompt).
+    public static let noCollection = StoreError(
+        .noCollection,
+        "the keyring has no default collection",
+        hint: "create the login keyring: log in to the desktop once, or run `gnome-keyring-daemon --unlock` and "
+            + "type a password on its standard input, \(useFileStore)"
     )
     /// An unlock or create prompt was dismissed, or could not be shown.
     public static let dismissed = StoreError(

@@ -73,7 +73,11 @@ struct VaultCipher: Sendable {
         var plaintext: Data
         do {
             let box = try AES.GCM.SealedBox(combined: document.sealed)
-            plaintext = try AES.GCM.open(box, using: self.encryptionKey, authenticating: document.derivation.associatedData)
+            plaintext = try AES.GCM.open(
+                box,
+                using: self.encryptionKey,
+                authenticating: document.derivation.associatedData
+            )
         } catch {
             throw StoreError.vaultCorrupt.with(
                 message: "the file vault at \(path) fails authentication: it was modified or is damaged"

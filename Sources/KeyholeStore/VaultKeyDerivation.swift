@@ -56,7 +56,8 @@ enum VaultKeyDerivation: Sendable, Equatable {
         switch self {
         case .scrypt(let salt, let parameters):
             let salt = Data(salt).base64EncodedString()
-            return Array("keyhole-vault/1 kdf=scrypt salt=\(salt) n=\(parameters.n) r=\(parameters.r) p=\(parameters.p)".utf8)
+            let costs = "n=\(parameters.n) r=\(parameters.r) p=\(parameters.p)"
+            return Array("keyhole-vault/1 kdf=scrypt salt=\(salt) \(costs)".utf8)
         case .keyFile:
             return Array("keyhole-vault/1 kdf=keyfile".utf8)
         }

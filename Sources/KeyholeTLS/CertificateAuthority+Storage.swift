@@ -29,7 +29,7 @@ extension CertificateAuthority {
         let certificatePath = paths.caCertificateFile
         try Self.prepareDataDirectory(paths.dataDirectory, for: keyPath)
 
-        let keyExists = FileSystem.exists(keyPath)
+        let keyExists = FileOperations.exists(keyPath)
         if keyExists { try Self.checkKeyPermissions(keyPath) }
         let keyBytes = try Self.readCAFile(keyPath)
         let certificateBytes = try Self.readCAFile(certificatePath)
@@ -62,7 +62,7 @@ extension CertificateAuthority {
         let authority = try CertificateAuthority(certificate: certificate, privateKey: privateKey)
 
         do {
-            try FileSystem.writeAtomically(
+            try FileOperations.writeAtomically(
                 Array((privateKey.pemRepresentation + "\n").utf8),
                 to: keyPath,
                 mode: 0o600,
@@ -72,7 +72,7 @@ extension CertificateAuthority {
             throw TLSError.caWriteFailed(path: keyPath, reason: "\(error)")
         }
         do {
-            try FileSystem.writeAtomically(
+            try FileOperations.writeAtomically(
                 Array(authority.certificatePEM.utf8),
                 to: certificatePath,
                 mode: 0o644,
@@ -81,7 +81,7 @@ extension CertificateAuthority {
         } catch {
             // The key was created a moment ago by this call and never used: remove it rather than leave a
             // half CA that the next start refuses.
-            FileSystem.remove(keyPath)
+            FileOperations.remove(keyPath)
             throw TLSError.caWriteFailed(path: certificatePath, reason: "\(error)")
         }
         return authority
@@ -127,10 +127,10 @@ extension CertificateAuthority {
     /// Creates the data directory 0700; tightens it to 0700 when it exists, is ours and is wider.
     private static func prepareDataDirectory(_ directory: String, for keyPath: String) throws {
         do {
-            try FileSystem.makeDirectories(directory, mode: 0o700)
-            let (owner, mode) = try FileSystem.ownerAndMode(directory)
+            try FileOperations.makeDirectories(directory, mode: 0o700)
+            let (owner, mode) = try FileOperations.ownerAndMode(directory)
             if owner == getuid() && mode & 0o077 != 0 {
-                try FileSystem.setMode(directory, 0o700)
+                try FileOperations.setMode(directory, 0o700)
             }
         } catch {
             throw TLSError.caWriteFailed(path: directory, reason: "\(error)")
@@ -141,7 +141,7 @@ extension CertificateAuthority {
         let owner: uid_t
         let mode: mode_t
         do {
-            (owner, mode) = try FileSystem.ownerAndMode(keyPath)
+            (owner, mode) = try FileOperations.ownerAndMode(keyPath)
         } catch {
             throw TLSError.caFileUnreadable(path: keyPath, reason: "\(error)")
         }
@@ -152,7 +152,7 @@ extension CertificateAuthority {
 
     private static func readCAFile(_ path: String) throws -> [UInt8]? {
         do {
-            return try FileSystem.contents(of: path)
+            return try FileOperations.contents(of: path)
         } catch {
             throw TLSError.caFileUnreadable(path: path, reason: "\(error)")
         }

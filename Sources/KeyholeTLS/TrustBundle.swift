@@ -33,7 +33,7 @@ public enum TrustBundle {
         for candidate in systemBundleCandidates {
             let bytes: [UInt8]?
             do {
-                bytes = try FileSystem.contents(of: candidate)
+                bytes = try FileOperations.contents(of: candidate)
             } catch {
                 throw TLSError.trustBundleFailed(path: path, reason: "\(candidate): \(error)")
             }
@@ -46,7 +46,7 @@ public enum TrustBundle {
         for file in additionalPEMFiles {
             let bytes: [UInt8]?
             do {
-                bytes = try FileSystem.contents(of: file)
+                bytes = try FileOperations.contents(of: file)
             } catch {
                 throw TLSError.trustBundleFailed(path: path, reason: "\(file): \(error)")
             }
@@ -58,8 +58,8 @@ public enum TrustBundle {
         Self.append(Array("# keyhole local CA\n".utf8) + Array(caPEM.utf8), to: &content)
 
         do {
-            if try FileSystem.contents(of: path) == content { return systemBundle }
-            try FileSystem.writeAtomically(content, to: path, mode: 0o644)
+            if try FileOperations.contents(of: path) == content { return systemBundle }
+            try FileOperations.writeAtomically(content, to: path, mode: 0o644)
         } catch {
             throw TLSError.trustBundleFailed(path: path, reason: "\(error)")
         }

@@ -41,7 +41,7 @@ public enum UpstreamTLS {
     static func loadCertificates(_ path: String) throws -> [NIOSSLCertificate] {
         let bytes: [UInt8]?
         do {
-            bytes = try FileSystem.contents(of: path)
+            bytes = try FileOperations.contents(of: path)
         } catch {
             throw TLSError.upstreamCAUnreadable(path: path, reason: "\(error)")
         }

@@ -56,3 +56,16 @@ def module_user(keyhole_bin, upstream):
     user = KeyholeUser(upstream=upstream)
     yield user
     user.cleanup()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Failure reports never show a secret: every value made by random_secret() is redacted."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.longrepr is not None:
+        from harness import redact
+        text = str(report.longrepr)
+        cleaned = redact(text)
+        if cleaned != text:
+            report.longrepr = cleaned

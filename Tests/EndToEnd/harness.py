@@ -60,7 +60,11 @@ def random_secret(prefix: str = "sk_e2e_") -> str:
     return value
 
 
+_SECRET_SHAPE = re.compile(r"sk_[A-Za-z0-9_]+(\.\.\.[A-Za-z0-9_]*)?")
+
+
 def redact(text: str) -> str:
+    text = _SECRET_SHAPE.sub("<a secret, redacted>", text)
     for secret in _SECRETS:
         if secret in text:
             text = text.replace(secret, "<a secret, redacted>")
@@ -445,3 +449,114 @@ def tls_client(sock: socket.socket, cafile: str | None, server_hostname: str | N
         context.check_hostname = False
     context.set_alpn_protocols(["http/1.1"])
     return context.wrap_socket(sock, server_hostname=server_hostname)
+
+
+# --------------------------------------------------------------------------------------------------
+# A real gnome-keyring on a private session bus
+
+
+class Keyring:
+    """dbus-daemon + gnome-keyring-daemon (secrets component), headless, for one KeyholeUser.
+
+    Both run with the user's HOME/XDG dirs, so the login keyring lives under that HOME and whatever the
+    bus activates uses it too. The login keyring is created unlocked with `password`."""
+
+    COLLECTION = "/org/freedesktop/secrets/collection/login"
+
+    def __init__(self, user: KeyholeUser, password: str = "keyring password (test)"):
+        self.user = user
+        self.password = password
+        self.address = f"unix:path={user.runtime_dir}/bus"
+        self.env = dict(user.env)
+        self.env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+        self.bus: subprocess.Popen | None = None
+        self.keyring: subprocess.Popen | None = None
+
+    @staticmethod
+    def available() -> str | None:
+        for tool in ("dbus-daemon", "gnome-keyring-daemon", "secret-tool", "gdbus"):
+            if shutil.which(tool) is None:
+                return f"{tool} not installed (Debian: dbus gnome-keyring libsecret-tools libglib2.0-bin)"
+        return None
+
+    def start(self) -> "Keyring":
+        self.bus = subprocess.Popen(
+            ["dbus-daemon", "--session", "--nofork", "--nopidfile", f"--address={self.address}"],
+            env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        deadline = time.monotonic() + 10
+        while not (self.user.runtime_dir / "bus").exists():
+            if time.monotonic() > deadline or self.bus.poll() is not None:
+                raise RuntimeError("dbus-daemon did not start")
+            time.sleep(0.05)
+        self.env["DBUS_SESSION_BUS_ADDRESS"] = self.address
+        self.user.env["DBUS_SESSION_BUS_ADDRESS"] = self.address
+        self.start_keyring()
+        return self
+
+    def start_keyring(self) -> None:
+        self.keyring = subprocess.Popen(
+            ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+            env=self.env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        self.keyring.stdin.write(self.password.encode())
+        self.keyring.stdin.close()
+        deadline = time.monotonic() + 15
+        while self.locked() is not False:
+            if time.monotonic() > deadline:
+                raise RuntimeError("gnome-keyring did not come up with an unlocked login collection")
+            time.sleep(0.1)
+
+    def gdbus(self, *args: str, timeout: float = 10) -> subprocess.CompletedProcess:
+        return subprocess.run(["gdbus", "call", "--session", "--dest", "org.freedesktop.secrets", *args],
+                              env=self.env, capture_output=True, text=True, timeout=timeout)
+
+    def locked(self) -> bool | None:
+        result = self.gdbus("--object-path", self.COLLECTION, "--method", "org.freedesktop.DBus.Properties.Get",
+                            "org.freedesktop.Secret.Collection", "Locked", timeout=5)
+        if "true" in result.stdout:
+            return True
+        if "false" in result.stdout:
+            return False
+        return None
+
+    def lock(self) -> None:
+        self.gdbus("--object-path", "/org/freedesktop/secrets", "--method", "org.freedesktop.Secret.Service.Lock",
+                   f"['{self.COLLECTION}']")
+        assert self.locked() is True, "could not lock the login collection"
+
+    def kill_keyring(self) -> None:
+        """Ends gnome-keyring-daemon (the bus may activate a new one: its login keyring is then locked)."""
+        if self.keyring and self.keyring.poll() is None:
+            self.keyring.kill()
+            self.keyring.wait(timeout=10)
+
+    def secret_tool(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(["secret-tool", *args], env=self.env, input=input, capture_output=True, text=True,
+                              timeout=20)
+
+    def stop(self) -> None:
+        self.kill_keyring()
+        # Keyring daemons the bus activated on demand: find them by this user's HOME.
+        marker = f"HOME={self.user.home}".encode()
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    environ = f.read().split(b"\0")
+                exe = os.path.basename(os.readlink(f"/proc/{entry}/exe"))
+            except OSError:
+                continue
+            if marker in environ and exe.startswith(("gnome-keyring", "gcr-prompter")):
+                try:
+                    os.kill(int(entry), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        if self.bus and self.bus.poll() is None:
+            self.bus.terminate()
+            try:
+                self.bus.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.bus.kill()
+                self.bus.wait()

@@ -38,7 +38,6 @@ import json
 import os
 import signal
 import socket
-import socketserver
 import ssl
 import threading
 import time

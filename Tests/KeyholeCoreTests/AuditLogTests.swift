@@ -1,3 +1,8 @@
+import Synchronization
+import Testing
+
+@testable import KeyholeCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -8,10 +13,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import Synchronization
-import Testing
-
-@testable import KeyholeCore
 
 @Suite struct AuditEventTests {
     static let sample = AuditEvent(
@@ -45,7 +46,8 @@ import Testing
         #expect(event.path == "/other")
         let decoded = try JSONDecoder().decode(
             AuditEvent.self,
-            from: Data(#"{"time":"t","session":"s","method":"GET","host":"h","path":"/p?q=1","decision":"tunnel"}"#.utf8)
+            from: Data(
+                #"{"time":"t","session":"s","method":"GET","host":"h","path":"/p?q=1","decision":"tunnel"}"#.utf8)
         )
         #expect(decoded.path == "/p")
         #expect(decoded.credential == nil && decoded.status == nil && decoded.bytesUp == 0 && decoded.ms == 0)
@@ -82,7 +84,7 @@ import Testing
     @Test func decisionsAreKebabCase() {
         #expect(
             AuditDecision.allCases.map(\.rawValue) == [
-                "swap", "inject", "tunnel", "deny-scope", "deny-auth", "deny-host", "fail-closed", "error",
+                "forward", "swap", "inject", "tunnel", "deny-scope", "deny-auth", "deny-host", "fail-closed", "error",
             ]
         )
     }
@@ -102,23 +104,26 @@ import Testing
 }
 
 extension AuditEventTests {
-/// Any JSON value, to look at encoded objects in tests.
-enum JSONValue: Decodable, Equatable {
-    case null, bool(Bool), number(Double), string(String)
+    /// Any JSON value, to look at encoded objects in tests.
+    enum JSONValue: Decodable, Equatable {
+        case null
+        case bool(Bool)
+        case number(Double)
+        case string(String)
 
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else {
-            self = .string(try container.decode(String.self))
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if container.decodeNil() {
+                self = .null
+            } else if let value = try? container.decode(Bool.self) {
+                self = .bool(value)
+            } else if let value = try? container.decode(Double.self) {
+                self = .number(value)
+            } else {
+                self = .string(try container.decode(String.self))
+            }
         }
     }
-}
 }
 
 @Suite struct AuditLogTests {
@@ -266,6 +271,36 @@ enum JSONValue: Decodable, Equatable {
         try await follower.value
     }
 
+    @Test func followContinuesExactlyWhereReadAllStopped() async throws {
+        let directory = try ConfigTests.TemporaryDirectory()
+        let path = directory.path + "/audit.jsonl"
+        let first = String(decoding: self.event("/first").jsonLine(), as: UTF8.self)
+        let second = String(decoding: self.event("/second").jsonLine(), as: UTF8.self)
+        // The second line is still being written when the log is read.
+        try directory.write(path, first + "\n" + second.prefix(10))
+        let contents = try AuditLogReader.readAll(path: path)
+        #expect(contents.events.map(\.path) == ["/first"])
+        #expect(contents.endOffset == Int64(first.utf8.count + 1))
+        try directory.write(path, first + "\n" + second + "\n")
+        let log = AuditLog(path: path)
+        log.append(self.event("/third"))
+        let seen = Seen()
+        let follower = Task {
+            try await AuditLogReader.follow(
+                from: path, startOffset: contents.endOffset, pollInterval: .milliseconds(20)
+            ) {
+                event in
+                seen.append(event.path)
+            }
+        }
+        for _ in 0..<250 where seen.value.count < 2 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        follower.cancel()
+        try await follower.value
+        #expect(seen.value == ["/second", "/third"])
+    }
+
     @Test func followCanSkipWhatIsAlreadyThere() async throws {
         let directory = try ConfigTests.TemporaryDirectory()
         let path = directory.path + "/audit.jsonl"
@@ -295,7 +330,8 @@ enum JSONValue: Decodable, Equatable {
     private func columnStarts(_ line: String) -> [Int] {
         let characters = Array(line)
         return characters.indices.filter { index in
-            characters[index] != " " && (index == 0 || (index >= 2 && characters[index - 1] == " " && characters[index - 2] == " "))
+            characters[index] != " "
+                && (index == 0 || (index >= 2 && characters[index - 1] == " " && characters[index - 2] == " "))
         }
     }
 
@@ -321,7 +357,7 @@ enum JSONValue: Decodable, Equatable {
         let renderer = AuditLogRenderer(utc: true)
         let row = renderer.render(event)
         #expect(row.count == renderer.header().count)
-        #expect(row.contains("…example.com:443"))
+        #expect(row.contains("…sub.sub.sub.example.com:443  "))
         #expect(row.contains("/aaa"))
         #expect(row.contains("a…"))
         #expect(self.columnStarts(row).count == 10)

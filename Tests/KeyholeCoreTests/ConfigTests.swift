@@ -1,11 +1,12 @@
+import Testing
+
+@testable import KeyholeCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Testing
-
-@testable import KeyholeCore
 
 @Suite struct TOMLSubsetParserTests {
     private func parse(_ text: String) throws -> TOMLTable {
@@ -74,7 +75,7 @@ import Testing
         #expect(table["basic"]?.kind == .string("line one\nline two"))
         #expect(table["literal"]?.kind == .string("raw \\n\nend"))
         #expect(table["quotes"]?.kind == .string("a \"\"quoted\"\" \"\""))
-        #expect(table["after"]?.line == 7)
+        #expect(table["after"]?.line == 9)
     }
 
     @Test func arraysOverSeveralLines() throws {
@@ -375,7 +376,9 @@ extension ConfigTests {
             if info.st_mode & S_IFMT == S_IFDIR, let directory = opendir(path) {
                 var names: [String] = []
                 while let entry = readdir(directory) {
-                    let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                    let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                        String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
+                    }
                     if name != "." && name != ".." { names.append(name) }
                 }
                 closedir(directory)

@@ -39,6 +39,8 @@ typedef enum ckh_status {
     CKH_TIMED_OUT = 6,
     /// Anything else; the error message says what.
     CKH_FAILED = 7,
+    /// The service has no default collection, and creating one (which needs a prompt) failed.
+    CKH_NO_COLLECTION = 8,
 } ckh_status;
 
 /// State of the default collection, from `ckh_collection_state`.
@@ -71,11 +73,12 @@ ckh_status ckh_collection_state(const ckh_library *library, ckh_collection *stat
 
 /// Asks the service to unlock the default collection (the service may show a prompt). CKH_OK when it is
 /// unlocked afterwards, CKH_DISMISSED when the prompt was dismissed or could not be shown, CKH_TIMED_OUT when
-/// nobody answered within `timeout_ms`.
+/// nobody answered within `timeout_ms`, CKH_NO_COLLECTION when there is no default collection.
 ckh_status ckh_unlock_default(const ckh_library *library, int timeout_ms, char **error);
 
 /// Stores (or replaces) the item `name` with the given label and secret (a NUL-terminated UTF-8 string) in the
-/// default collection. Refuses with CKH_LOCKED when the default collection is locked.
+/// default collection. Refuses with CKH_LOCKED when the default collection is locked; CKH_NO_COLLECTION when
+/// there is none and the service could not create one.
 ckh_status ckh_store(const ckh_library *library, const char *name, const char *label, const char *secret,
                      int timeout_ms, char **error);
 

@@ -8,7 +8,7 @@ import Darwin
 
 /// The few file operations this module needs, on POSIX calls: reading whole files, creating private
 /// directories, and atomic writes whose file has its final mode from the moment it exists.
-enum FileSystem {
+enum FileOperations {
     /// A failed system call, with `strerror`'s words.
     struct Failure: Error, CustomStringConvertible {
         let operation: String
