@@ -25,6 +25,10 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let codec: ServerCodecHandlers
     private var state: State = .idle
     private var pendingRead = false
+    /// The CONNECT's `.end` has been read: the HTTP decoder holds nothing more of the request.
+    private var connectEnded = false
+    /// The pipeline change to make once the CONNECT has ended.
+    private var whenEnded: (() -> Void)?
 
     init(dependencies: ProxyDependencies, codec: ServerCodecHandlers) {
         self.dependencies = dependencies
@@ -44,6 +48,13 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch self.state {
         case .connecting, .done:
             // The `.end` of a CONNECT; anything else after it is a protocol error the decoder reports.
+            if case .end = part {
+                self.connectEnded = true
+                if let action = self.whenEnded {
+                    self.whenEnded = nil
+                    self.defer(action, context: context)
+                }
+            }
             return
         case .idle:
             break
@@ -102,6 +113,12 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     self.audit(authority: authority, sessionID: session.id, decision: .tunnel, status: 502, reason: reason)
                     self.refuse(context: context, status: .badGateway, message: "keyhole: could not reach \(authority): \(reason).")
                 case .success(let upstream):
+                    self.afterConnectEnded({ self.joinTunnel(upstream, authority: authority, session: session, started: started, context: context) }, context: context)
+                }
+            }
+    }
+
+    private func joinTunnel(_ upstream: any Channel, authority: Authority, session: ProxySession, started: NIODeadline, context: ChannelHandlerContext) {
                     let audit = self.dependencies.audit
                     let (clientGlue, upstreamGlue) = GlueHandler.matchedPair { up, down in
                         audit(
@@ -120,8 +137,6 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
                         upstream.close(promise: nil)
                         context.close(promise: nil)
                     }
-                }
-            }
     }
 
     // MARK: Intercept
@@ -137,6 +152,13 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     dependencies.logger.error("could not mint a certificate", metadata: ["host": "\(authority.host)", "error": "\(error)"])
                     self.refuse(context: context, status: .badGateway, message: "keyhole: could not prepare a certificate for \(authority.host).")
                 case .success(let sslContext):
+                    self.afterConnectEnded({ self.startTLS(sslContext, authority: authority, token: token, session: session, context: context) }, context: context)
+                }
+            }
+    }
+
+    private func startTLS(_ sslContext: NIOSSLContext, authority: Authority, token: String, session: ProxySession, context: ChannelHandlerContext) {
+                    let dependencies = self.dependencies
                     let innerCodec = ServerCodecHandlers()
                     let forwarding = ForwardingHandler(
                         mode: .intercepted(authority: authority, token: token), dependencies: dependencies, codec: innerCodec
@@ -168,16 +190,30 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     } catch {
                         context.close(promise: nil)
                     }
-                }
-            }
     }
 
     // MARK: Helpers
 
+    /// Runs a pipeline change after the CONNECT has been fully read, and outside the decoder's read loop
+    /// (a cached certificate completes at once, while the decoder is still delivering the request).
+    private func afterConnectEnded(_ action: @escaping () -> Void, context: ChannelHandlerContext) {
+        if self.connectEnded {
+            self.defer(action, context: context)
+        } else {
+            self.whenEnded = action
+        }
+    }
+
+    private func `defer`(_ action: @escaping () -> Void, context: ChannelHandlerContext) {
+        context.eventLoop.assumeIsolated().execute(action)
+    }
+
+    /// Answers the CONNECT. The response goes out as raw bytes after the HTTP encoder has left the pipeline, so
+    /// that no framing (Content-Length, chunked) follows it: the next bytes belong to the tunnel.
     private func writeEstablished(context: ChannelHandlerContext) {
-        let head = HTTPResponseHead(version: .http1_1, status: .ok, headers: HTTPHeaders())
-        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
-        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+        context.pipeline.syncOperations.removeHandler(self.codec.encoder, promise: nil)
+        let response = ByteBuffer(string: "HTTP/1.1 200 Connection established\r\n\r\n")
+        context.writeAndFlush(NIOAny(response), promise: nil)
     }
 
     /// Puts `handlers` where the HTTP codec and this handler were. The decoder's buffered bytes (a ClientHello
@@ -187,7 +223,7 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         try pipeline.addHandlers(handlers, position: .after(self))
         self.state = .done
         pipeline.removeHandler(self, promise: nil)
-        self.codec.remove(from: pipeline)
+        pipeline.removeHandler(self.codec.decoder, promise: nil)
         if self.pendingRead {
             self.pendingRead = false
             context.channel.read()

@@ -280,16 +280,18 @@ class KeyholeUser:
         """Processes that run the keyhole binary with this user's HOME (found through /proc)."""
         pids = []
         marker = f"HOME={self.home}".encode()
+        binary = os.path.realpath(self.binary)
         for entry in os.listdir("/proc"):
             if not entry.isdigit() or int(entry) == os.getpid():
                 continue
             try:
                 with open(f"/proc/{entry}/environ", "rb") as f:
                     environ = f.read().split(b"\0")
-                exe = os.readlink(f"/proc/{entry}/exe")
+                exe = os.readlink(f"/proc/{entry}/exe").removesuffix(" (deleted)")
             except OSError:
                 continue
-            if marker in environ and os.path.basename(exe).startswith("keyhole") and pid_alive(int(entry)):
+            is_keyhole = exe == binary or os.path.basename(exe).startswith("keyhole")
+            if marker in environ and is_keyhole and pid_alive(int(entry)):
                 pids.append(int(entry))
         return pids
 
