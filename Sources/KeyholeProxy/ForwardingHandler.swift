@@ -342,7 +342,12 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 exchange.responseHeadSent = true
                 context.write(self.wrapOutboundOut(.head(head)), promise: nil)
                 context.flush()
-                self.upgrade(exchange: exchange, context: context)
+                // Rewire outside the upstream decoder's read loop, which is delivering this head.
+                self.state = .upgraded
+                context.eventLoop.assumeIsolated().execute {
+                    guard let context = self.context else { return }
+                    self.upgrade(exchange: exchange, context: context)
+                }
                 return
             }
             if head.status.code < 200 {
@@ -476,8 +481,10 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// After `101 Switching Protocols` both connections carry raw bytes: drop the HTTP codecs and glue them.
     private func upgrade(exchange: Exchange, context: ChannelHandlerContext) {
-        guard let upstream = self.upstream else { return }
-        self.state = .upgraded
+        guard let upstream = self.upstream else {
+            context.close(promise: nil)
+            return
+        }
         self.upstream = nil
         exchange.responseEnded = true
         let sessionAudit = self.dependencies.audit
@@ -493,6 +500,9 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
             // Leftover bytes of the request decoder flow into the glue.
             clientPipeline.removeHandler(self, promise: nil)
             self.codec.remove(from: clientPipeline)
+            // Reads may have been held while the request was answered; the glue decides from now on.
+            context.channel.read()
+            upstream.channel.read()
         } catch {
             context.close(promise: nil)
         }

@@ -23,7 +23,7 @@ def keyhole_bin():
 @pytest.fixture(scope="session")
 def upstream():
     """The HTTPS/HTTP test upstream with its own CA, shared by the whole run (outside every HOME)."""
-    directory = tempfile.mkdtemp(prefix="kh-upstream-", dir="/tmp")
+    directory = tempfile.mkdtemp(prefix="khe2e-upstream-", dir="/tmp")
     server = Upstream(directory).start()
     yield server
     server.stop()

@@ -113,7 +113,7 @@ class KeyholeUser:
                  write_config: bool = True):
         self.binary = keyhole_binary()
         # Short paths: the control socket lives under XDG_RUNTIME_DIR and AF_UNIX paths are limited.
-        self.root = Path(tempfile.mkdtemp(prefix="kh-", dir="/tmp"))
+        self.root = Path(tempfile.mkdtemp(prefix="khe2e-", dir="/tmp"))
         self.home = self.root / "home"
         self.scratch = self.root / "scratch"  # for test files that must not count as "under HOME"
         self.config_home = self.home / ".config"
@@ -198,7 +198,8 @@ class KeyholeUser:
         proc = subprocess.Popen(
             [str(self.binary), *args],
             stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, cwd=cwd or str(self.scratch),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
+            cwd=cwd or (str(self.scratch) if self.scratch.is_dir() else "/"),
         )
         try:
             out, err = proc.communicate(data, timeout=timeout)

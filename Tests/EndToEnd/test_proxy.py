@@ -600,7 +600,8 @@ def test_websocket_upgrade_passes_through(kh, creds, upstream):
             if not chunk:
                 break
             data += chunk
-        assert data == b"ping through keyhole"
+        ws_events = [e for e in upstream.events_since(mark) if e["event"].startswith("ws-")]
+        assert data == b"ping through keyhole", f"no echo after 101; upstream websocket events: {ws_events}"
     assert header(only_request(upstream, mark), "Authorization") == [f"Bearer {creds['bearer'].secret}"]
 
 

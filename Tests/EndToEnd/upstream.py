@@ -301,14 +301,17 @@ class _Handler(BaseHTTPRequestHandler):
         if pending:
             data = self.rfile.read(len(pending))
             sock.sendall(data)
+        upstream: Upstream = self.server.upstream  # type: ignore[attr-defined]
         try:
             while True:
                 data = sock.recv(65536)
                 if not data:
+                    upstream.event({"event": "ws-closed", "server": self.server.label})  # type: ignore[attr-defined]
                     break
+                upstream.event({"event": "ws-data", "bytes": len(data)})
                 sock.sendall(data)
-        except OSError:
-            pass
+        except OSError as error:
+            upstream.event({"event": "ws-error", "error": str(error)})
 
 
 class _Server(ThreadingHTTPServer):
