@@ -54,7 +54,7 @@ struct LogCommand: AsyncParsableCommand {
             Terminal.warning("\(contents.malformedLines) malformed line(s) in \(path) were skipped")
         }
         if self.follow {
-            try await AuditLogReader.follow(from: path, skipExisting: true) { event in
+            try await AuditLogReader.follow(from: path, startOffset: contents.endOffset) { event in
                 emit(event)
             }
         }

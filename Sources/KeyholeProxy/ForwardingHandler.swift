@@ -226,8 +226,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
             self.refuse(
                 context: context, exchange: exchange, status: .forbidden, decision: .denyScope,
                 message: "keyhole: credential '\(credential)' is not allowed for host \(authority); nothing was sent. "
-                    + "If this host should receive it, add it with `keyhole add \(credential) --host ...` "
-                    + "(re-adding replaces the definition).",
+                    + "If this host should receive it, `keyhole rm \(credential)` and add it again with that --host "
+                    + "as well.",
                 reason: "credential not scoped to host"
             )
         case .denyUnknownPlaceholder:

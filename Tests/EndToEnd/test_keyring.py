@@ -23,9 +23,13 @@ def _start(upstream, store="secret-service"):
 
 
 def _finish(user, keyring):
-    user.stop_daemon()
-    keyring.stop()
-    user.cleanup()
+    try:
+        user.stop_daemon()
+    finally:
+        try:
+            keyring.stop()
+        finally:
+            user.cleanup()
 
 
 @pytest.fixture(scope="module")
