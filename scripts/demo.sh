@@ -30,10 +30,11 @@ python3 Tests/EndToEnd/upstream.py --dir "$demo/upstream" --expect "demo=$secret
 upstream_pid=$!
 for _ in $(seq 100); do [[ -f $demo/upstream/upstream.json ]] && break; sleep 0.1; done
 port=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tls_port"])' "$demo/upstream/upstream.json")
+plain=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["plain_port"])' "$demo/upstream/upstream.json")
 ca=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ca"])' "$demo/upstream/upstream.json")
 cat >"$XDG_CONFIG_HOME/keyhole/config.toml" <<TOML
 upstream_ca = ["$ca"]
-resolve = { "api.keyhole.test:$port" = "127.0.0.1:$port" }
+resolve = { "api.keyhole.test:$port" = "127.0.0.1:$port", "other.keyhole.test:$plain" = "127.0.0.1:$plain" }
 TOML
 url="https://api.keyhole.test:$port/bearer/demo"
 echo "API: $url"
@@ -58,7 +59,8 @@ if grep -qF "$secret" <<<"$env_out"; then echo "demo FAILED: the secret is in th
 echo "the real secret appears in the environment: no"
 
 step "5. A placeholder sent to a host it is not scoped to is refused (403), nothing sent"
-"$keyhole" run -- sh -c "curl -sS -w ' (HTTP %{http_code})\n' -H \"Authorization: Bearer \$DEMO_TOKEN\" --resolve other.keyhole.test:$port:127.0.0.1 https://other.keyhole.test:$port/bearer/demo" || true
+echo "keyhole run -- sh -c 'curl -sS -H \"Authorization: Bearer \$DEMO_TOKEN\" http://other.keyhole.test:$plain/bearer/demo'"
+"$keyhole" run -- sh -c "curl -sS -w '(HTTP %{http_code})\n' -H \"Authorization: Bearer \$DEMO_TOKEN\" http://other.keyhole.test:$plain/bearer/demo" || true
 
 step "6. The audit log"
 "$keyhole" log

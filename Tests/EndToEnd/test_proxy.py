@@ -116,7 +116,7 @@ def audit_values(record) -> list[str]:
 
 
 def wait_audit(user, *, decision: str, host: str | None = None, credential: str | None = None,
-               since: int = 0, timeout: float = 5) -> dict:
+               since: int = 0, timeout: float = 5, path: str | None = None) -> dict:
     """The first audit record (after `since` lines) with that decision, credential, and a host that
     contains `host` (fields as in AuditEvent: time session method host path credential decision status
     bytes_up bytes_down ms reason)."""
@@ -130,6 +130,8 @@ def wait_audit(user, *, decision: str, host: str | None = None, credential: str 
             if credential is not None and record.get("credential") != credential:
                 continue
             if host is not None and host not in str(record.get("host")):
+                continue
+            if path is not None and record.get("path") != path:
                 continue
             return record
         if time.monotonic() > deadline:
@@ -609,7 +611,7 @@ def test_audit_log_records_a_swap(kh, creds, upstream):
     audit_mark = audit_len(kh)
     result = curl(kh, f'-H "Authorization: Bearer $API_TOKEN" {upstream.url("/bearer/bearer")}', only=["bearer"])
     assert result.code == 200
-    record = wait_audit(kh, decision="swap", credential="bearer", host=API, since=audit_mark)
+    record = wait_audit(kh, decision="swap", credential="bearer", host=API, since=audit_mark, path="/bearer/bearer")
     for key in ("time", "session", "method", "host", "path", "credential", "decision", "status",
                 "bytes_up", "bytes_down", "ms"):
         assert key in record, f"audit record lacks {key}: {redact(json.dumps(record))}"
