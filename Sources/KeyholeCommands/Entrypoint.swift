@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KeyholeControl
 import KeyholeCore
 
 /// Runs the command line: `keyhole …`, with errors printed as "what happened" plus "what to do".
@@ -15,6 +16,9 @@ public enum KeyholeMain {
             return 0
         } catch let error as ExitStatus {
             return error.code
+        } catch let error as ControlError {
+            Terminal.error(error.description, hint: error.hint)
+            return 1
         } catch let error as any HintedError {
             Terminal.error(error.description, hint: error.hint)
             return (error as? CLIError)?.exitCode ?? 1

@@ -23,7 +23,11 @@ struct StopCommand: ParsableCommand {
             return
         }
         let pid = (try? connection.send(ControlRequest(command: .status)))?.status?.pid
-        _ = try connection.send(ControlRequest(command: .stop))
+        do {
+            _ = try connection.send(ControlRequest(command: .stop))
+        } catch let error as ControlError where error.code == .closed {
+            // It went away before answering: that is what we asked for.
+        }
         connection.close()
         // Wait until it has gone, so that a following start does not race it.
         let deadline = Date().addingTimeInterval(10)

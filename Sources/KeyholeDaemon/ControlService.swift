@@ -84,7 +84,12 @@ final class ControlService: ControlRequestHandler, Sendable {
                 return ControlResponse(ok: true)
             case .stop:
                 self.logger.info("stop requested", metadata: ["peer.pid": "\(peer.pid)"])
-                self.onStop()
+                // Answer first; the shutdown closes this connection.
+                let onStop = self.onStop
+                Task {
+                    try? await Task.sleep(for: .milliseconds(50))
+                    onStop()
+                }
                 return ControlResponse(ok: true)
             }
         } catch let error as DaemonError {
