@@ -32,7 +32,7 @@ public struct CredentialRepository: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try encoder.encode(definition)
-        try FileSystem.writeAtomically(data, to: self.path(for: definition.name), mode: 0o600)
+        try FileSystem.writeAtomically(Array(data), to: self.path(for: definition.name), mode: 0o600)
     }
 
     public func delete(_ name: String) throws {

@@ -17,7 +17,7 @@ final class InstanceLock {
     static func acquire(paths: Paths) throws -> InstanceLock {
         try FileSystem.makePrivateDirectory(paths.runtimeDirectory)
         let fd = open(paths.lockFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw FileSystemError(path: paths.lockFile, errno: errno) }
+        guard fd >= 0 else { throw FileSystemError(.open, path: paths.lockFile, errno: errno) }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             close(fd)
             let pid = (try? String(contentsOfFile: paths.pidFile, encoding: .utf8))?

@@ -54,7 +54,7 @@ public final class FileVault: SecretStore {
     /// Whether this vault is opened with `KEYHOLE_PASSPHRASE`.
     public let usesPassphrase: Bool
 
-    private let directory: String
+    let directory: String
     private let scrypt: ScryptParameters
     private let warn: @Sendable (String) -> Void
     private let state: Mutex<State>
@@ -71,7 +71,7 @@ public final class FileVault: SecretStore {
     ) {
         self.vaultFile = paths.vaultFile
         self.keyFile = paths.vaultKeyFile
-        self.directory = PrivateFiles.parent(of: paths.vaultFile)
+        self.directory = FileSystem.parent(of: paths.vaultFile)
         self.scrypt = scrypt
         self.warn = warn
         let passphrase = environment[Self.passphraseVariable].flatMap { $0.isEmpty ? nil : Array($0.utf8) }
@@ -98,8 +98,7 @@ public final class FileVault: SecretStore {
 
     public func store(_ secret: Secret, for name: String) throws {
         try self.state.withLock { state in
-            try PrivateFiles.ensureDirectory(self.directory)
-            try PrivateFiles.withDirectoryLock(self.directory) {
+            try self.withLockedDirectory {
                 var secrets: [String: String] = [:]
                 let derivation: VaultKeyDerivation
                 let cipher: VaultCipher
@@ -112,7 +111,7 @@ public final class FileVault: SecretStore {
                 }
                 secrets[name] = secret.value
                 let document = try cipher.seal(secrets, derivation: derivation)
-                try PrivateFiles.writeAtomically(self.vaultFile, try document.encoded())
+                try FileSystem.writeAtomically(try document.encoded(), to: self.vaultFile, mode: 0o600)
             }
         }
     }
@@ -129,15 +128,14 @@ public final class FileVault: SecretStore {
     public func delete(_ name: String) throws {
         try self.state.withLock { state in
             guard try self.load() != nil else { return }
-            try PrivateFiles.ensureDirectory(self.directory)
-            try PrivateFiles.withDirectoryLock(self.directory) {
+            try self.withLockedDirectory {
                 // Read again under the directory lock: another writer may have replaced the file.
                 guard let document = try self.load() else { return }
                 let cipher = try self.cipher(opening: document, state: &state)
                 var secrets = try cipher.open(document, path: self.vaultFile)
                 guard secrets.removeValue(forKey: name) != nil else { return }
                 let replacement = try cipher.seal(secrets, derivation: document.derivation)
-                try PrivateFiles.writeAtomically(self.vaultFile, try replacement.encoded())
+                try FileSystem.writeAtomically(try replacement.encoded(), to: self.vaultFile, mode: 0o600)
             }
         }
     }
@@ -145,7 +143,7 @@ public final class FileVault: SecretStore {
     // MARK: - Keys
 
     private func load() throws -> VaultDocument? {
-        guard let bytes = try PrivateFiles.readFile(self.vaultFile) else { return nil }
+        guard let bytes = try Self.readPrivateFile(self.vaultFile) else { return nil }
         return try VaultDocument(decoding: bytes, path: self.vaultFile)
     }
 
@@ -206,20 +204,23 @@ public final class FileVault: SecretStore {
     private func keyFileCipher(state: inout State, create: Bool) throws -> VaultCipher {
         if let cipher = state.keyFileCipher { return cipher }
         var bytes: [UInt8]
-        if let existing = try PrivateFiles.readFile(self.keyFile) {
+        if let existing = try Self.readPrivateFile(self.keyFile) {
             bytes = existing
         } else if create {
             var generator = SystemRandomNumberGenerator()
             bytes = (0..<VaultKeyDerivation.keyByteCount).map { _ in
                 UInt8.random(in: .min ... .max, using: &generator)
             }
-            if try PrivateFiles.createExclusively(self.keyFile, bytes) {
+            let created = try StoreError.mappingFileErrors {
+                try FileSystem.createExclusively(bytes, at: self.keyFile, mode: 0o600)
+            }
+            if created {
                 self.warn(
                     "no \(Self.passphraseVariable): vault key kept in \(self.keyFile); anyone who can read it can "
                         + "decrypt the vault; set \(Self.passphraseVariable) to protect a new vault with a "
                         + "passphrase instead"
                 )
-            } else if let existing = try PrivateFiles.readFile(self.keyFile) {
+            } else if let existing = try Self.readPrivateFile(self.keyFile) {
                 // Created by someone else in the meantime: use theirs.
                 bytes = existing
             } else {
@@ -230,7 +231,7 @@ public final class FileVault: SecretStore {
                 message: "the file vault at \(self.vaultFile) needs its key file \(self.keyFile), which is missing"
             )
         }
-        defer { PrivateFiles.wipe(&bytes) }
+        defer { Self.wipe(&bytes) }
         guard bytes.count == VaultKeyDerivation.keyByteCount else {
             throw StoreError.wrongKeyFile.with(
                 message: "the vault key file \(self.keyFile) is not a keyhole key (\(bytes.count) bytes, expected 32)"

@@ -29,7 +29,7 @@ extension CertificateAuthority {
         let certificatePath = paths.caCertificateFile
         try Self.prepareDataDirectory(paths.dataDirectory, for: keyPath)
 
-        let keyExists = FileOperations.exists(keyPath)
+        let keyExists = FileSystem.exists(keyPath)
         if keyExists { try Self.checkKeyPermissions(keyPath) }
         let keyBytes = try Self.readCAFile(keyPath)
         let certificateBytes = try Self.readCAFile(certificatePath)
@@ -62,27 +62,27 @@ extension CertificateAuthority {
         let authority = try CertificateAuthority(certificate: certificate, privateKey: privateKey)
 
         do {
-            try FileOperations.writeAtomically(
+            try FileSystem.writeAtomically(
                 Array((privateKey.pemRepresentation + "\n").utf8),
                 to: keyPath,
                 mode: 0o600,
-                exclusive: true
+                replacing: false
             )
         } catch {
-            throw TLSError.caWriteFailed(path: keyPath, reason: "\(error)")
+            throw TLSError.caWriteFailed(path: keyPath, reason: error.reason(about: keyPath))
         }
         do {
-            try FileOperations.writeAtomically(
+            try FileSystem.writeAtomically(
                 Array(authority.certificatePEM.utf8),
                 to: certificatePath,
                 mode: 0o644,
-                exclusive: true
+                replacing: false
             )
         } catch {
             // The key was created a moment ago by this call and never used: remove it rather than leave a
             // half CA that the next start refuses.
-            FileOperations.remove(keyPath)
-            throw TLSError.caWriteFailed(path: certificatePath, reason: "\(error)")
+            FileSystem.remove(keyPath)
+            throw TLSError.caWriteFailed(path: certificatePath, reason: error.reason(about: certificatePath))
         }
         return authority
     }
@@ -127,13 +127,9 @@ extension CertificateAuthority {
     /// Creates the data directory 0700; tightens it to 0700 when it exists, is ours and is wider.
     private static func prepareDataDirectory(_ directory: String, for keyPath: String) throws {
         do {
-            try FileOperations.makeDirectories(directory, mode: 0o700)
-            let (owner, mode) = try FileOperations.ownerAndMode(directory)
-            if owner == getuid() && mode & 0o077 != 0 {
-                try FileOperations.setMode(directory, 0o700)
-            }
+            try FileSystem.makePrivateDirectory(directory)
         } catch {
-            throw TLSError.caWriteFailed(path: directory, reason: "\(error)")
+            throw TLSError.caWriteFailed(path: directory, reason: error.reason(about: directory))
         }
     }
 
@@ -141,9 +137,9 @@ extension CertificateAuthority {
         let owner: uid_t
         let mode: mode_t
         do {
-            (owner, mode) = try FileOperations.ownerAndMode(keyPath)
+            (owner, mode) = try FileSystem.ownerAndMode(keyPath)
         } catch {
-            throw TLSError.caFileUnreadable(path: keyPath, reason: "\(error)")
+            throw TLSError.caFileUnreadable(path: keyPath, reason: error.reason(about: keyPath))
         }
         guard owner == getuid(), mode & 0o077 == 0 else {
             throw TLSError.caKeyInsecure(path: keyPath)
@@ -152,9 +148,9 @@ extension CertificateAuthority {
 
     private static func readCAFile(_ path: String) throws -> [UInt8]? {
         do {
-            return try FileOperations.contents(of: path)
+            return try FileSystem.contents(of: path)
         } catch {
-            throw TLSError.caFileUnreadable(path: path, reason: "\(error)")
+            throw TLSError.caFileUnreadable(path: path, reason: error.reason(about: path))
         }
     }
 }

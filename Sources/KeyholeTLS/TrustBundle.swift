@@ -1,3 +1,5 @@
+import KeyholeCore
+
 /// The PEM bundle that programs under `keyhole run` trust (`SSL_CERT_FILE`, `REQUESTS_CA_BUNDLE`,
 /// `CURL_CA_BUNDLE`, …): the system's roots, so that tunnelled hosts still verify, then any extra PEM
 /// files (e.g. `upstream_ca`), then the keyhole CA, so that intercepted hosts verify.
@@ -33,9 +35,9 @@ public enum TrustBundle {
         for candidate in systemBundleCandidates {
             let bytes: [UInt8]?
             do {
-                bytes = try FileOperations.contents(of: candidate)
+                bytes = try FileSystem.contents(of: candidate)
             } catch {
-                throw TLSError.trustBundleFailed(path: path, reason: "\(candidate): \(error)")
+                throw TLSError.trustBundleFailed(path: path, reason: "\(candidate): \(error.reason(about: candidate))")
             }
             if let bytes {
                 Self.append(bytes, to: &content)
@@ -46,9 +48,9 @@ public enum TrustBundle {
         for file in additionalPEMFiles {
             let bytes: [UInt8]?
             do {
-                bytes = try FileOperations.contents(of: file)
+                bytes = try FileSystem.contents(of: file)
             } catch {
-                throw TLSError.trustBundleFailed(path: path, reason: "\(file): \(error)")
+                throw TLSError.trustBundleFailed(path: path, reason: "\(file): \(error.reason(about: file))")
             }
             guard let bytes else {
                 throw TLSError.trustBundleFailed(path: path, reason: "\(file): no such file")
@@ -58,10 +60,10 @@ public enum TrustBundle {
         Self.append(Array("# keyhole local CA\n".utf8) + Array(caPEM.utf8), to: &content)
 
         do {
-            if try FileOperations.contents(of: path) == content { return systemBundle }
-            try FileOperations.writeAtomically(content, to: path, mode: 0o644)
+            if try FileSystem.contents(of: path) == content { return systemBundle }
+            try FileSystem.writeAtomically(content, to: path, mode: 0o644)
         } catch {
-            throw TLSError.trustBundleFailed(path: path, reason: "\(error)")
+            throw TLSError.trustBundleFailed(path: path, reason: error.reason(about: path))
         }
         return systemBundle
     }

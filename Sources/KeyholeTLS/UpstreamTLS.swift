@@ -1,3 +1,4 @@
+import KeyholeCore
 import NIOSSL
 
 /// TLS towards upstream servers: verified against the system roots plus the user's extra trust anchors
@@ -41,9 +42,9 @@ public enum UpstreamTLS {
     static func loadCertificates(_ path: String) throws -> [NIOSSLCertificate] {
         let bytes: [UInt8]?
         do {
-            bytes = try FileOperations.contents(of: path)
+            bytes = try FileSystem.contents(of: path)
         } catch {
-            throw TLSError.upstreamCAUnreadable(path: path, reason: "\(error)")
+            throw TLSError.upstreamCAUnreadable(path: path, reason: error.reason(about: path))
         }
         guard let bytes else {
             throw TLSError.upstreamCAUnreadable(path: path, reason: "no such file")
