@@ -26,4 +26,13 @@ public protocol SecretStore: Sendable {
 
     /// Deletes the secret of `name`. Deleting a missing secret is not an error.
     func delete(_ name: String) throws
+
+    /// See the extension's default.
+    func cachedSecret(for name: String) -> Secret?
+}
+
+extension SecretStore {
+    /// A secret the store can answer without blocking (from memory, still known to be current), or nil to
+    /// ask ``secret(for:)`` off the event loop. Stores that cannot tell cheaply return nil.
+    public func cachedSecret(for name: String) -> Secret? { nil }
 }

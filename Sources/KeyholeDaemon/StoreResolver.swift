@@ -7,6 +7,11 @@ struct StoreResolver: SecretResolver {
     let store: any SecretStore
     let threadPool: NIOThreadPool
 
+    func cachedSecret(for credential: String) -> Secret? {
+        guard let secret = self.store.cachedSecret(for: credential), !secret.isEmpty else { return nil }
+        return secret
+    }
+
     func secret(for credential: String) async throws -> Secret {
         let store = self.store
         let secret = try await self.threadPool.runIfActive {

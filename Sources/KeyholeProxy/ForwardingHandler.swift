@@ -241,12 +241,21 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
             self.state = .preparing(exchange)
             exchange.credential = names.joined(separator: ",")
             let resolver = self.dependencies.resolver
-            let secretsFuture = context.eventLoop.makeFutureWithTask {
-                var secrets: [String: Secret] = [:]
-                for name in names {
-                    secrets[name] = try await resolver.secret(for: name)
+            var cached: [String: Secret] = [:]
+            for name in names {
+                if let secret = resolver.cachedSecret(for: name) { cached[name] = secret }
+            }
+            let secretsFuture: EventLoopFuture<[String: Secret]>
+            if cached.count == names.count {
+                secretsFuture = context.eventLoop.makeSucceededFuture(cached)
+            } else {
+                secretsFuture = context.eventLoop.makeFutureWithTask {
+                    var secrets: [String: Secret] = [:]
+                    for name in names {
+                        secrets[name] = try await resolver.secret(for: name)
+                    }
+                    return secrets
                 }
-                return secrets
             }
             secretsFuture.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
                 guard case .preparing = self.state, let context = self.context else { return }

@@ -44,6 +44,11 @@ public final class FileVault: SecretStore {
         var derived: (derivation: VaultKeyDerivation, cipher: VaultCipher)?
         /// The key file's cipher, once read or created.
         var keyFileCipher: VaultCipher?
+        /// The last vault contents opened, and the identity of the file they came from. The daemon resolves a
+        /// secret per request; while the file is unchanged (same inode, size and times) the request is served
+        /// from here instead of reading and decrypting it again. Any change to the file (rotate, rm, another
+        /// writer, damage, removal) changes its identity and the next lookup reads it afresh.
+        var opened: (identity: VaultFileIdentity, secrets: [String: String])?
     }
 
     public var kind: StoreKind { .file }
@@ -110,6 +115,7 @@ public final class FileVault: SecretStore {
                     (derivation, cipher) = try self.newKey(state: &state)
                 }
                 secrets[name] = secret.value
+                state.opened = nil
                 let document = try cipher.seal(secrets, derivation: derivation)
                 try FileSystem.writeAtomically(try document.encoded(), to: self.vaultFile, mode: 0o600)
             }
@@ -118,11 +124,31 @@ public final class FileVault: SecretStore {
 
     public func secret(for name: String) throws -> Secret {
         try self.state.withLock { state in
-            guard let document = try self.load() else { throw Self.notFound(name) }
-            let secrets = try self.cipher(opening: document, state: &state).open(document, path: self.vaultFile)
+            let identity = VaultFileIdentity(path: self.vaultFile)
+            let secrets: [String: String]
+            if let identity, let opened = state.opened, opened.identity == identity {
+                secrets = opened.secrets
+            } else {
+                state.opened = nil
+                guard let document = try self.load() else { throw Self.notFound(name) }
+                secrets = try self.cipher(opening: document, state: &state).open(document, path: self.vaultFile)
+                if let identity { state.opened = (identity, secrets) }
+            }
             guard let value = secrets[name] else { throw Self.notFound(name) }
             return Secret(value)
         }
+    }
+
+    /// The secret from the contents last opened, when the vault file is unchanged since and no other call holds
+    /// the vault; never blocks (one `stat`), so the proxy may ask on its event loop before offloading.
+    public func cachedSecret(for name: String) -> Secret? {
+        guard let identity = VaultFileIdentity(path: self.vaultFile) else { return nil }
+        return self.state.withLockIfAvailable { state -> Secret? in
+            guard let opened = state.opened, opened.identity == identity, let value = opened.secrets[name] else {
+                return nil
+            }
+            return Secret(value)
+        } ?? nil
     }
 
     public func delete(_ name: String) throws {
@@ -134,6 +160,7 @@ public final class FileVault: SecretStore {
                 let cipher = try self.cipher(opening: document, state: &state)
                 var secrets = try cipher.open(document, path: self.vaultFile)
                 guard secrets.removeValue(forKey: name) != nil else { return }
+                state.opened = nil
                 let replacement = try cipher.seal(secrets, derivation: document.derivation)
                 try FileSystem.writeAtomically(try replacement.encoded(), to: self.vaultFile, mode: 0o600)
             }
