@@ -36,14 +36,29 @@ struct ClientContext {
                 lastError = error
             }
             if let status = launched.exitStatus(), status != 0 {
-                // It may have lost the race to another daemon that is starting; keep trying briefly.
-                if !FileManager.default.fileExists(atPath: self.paths.lockFile) { break }
+                // Lost the race to another daemon that is starting (it answers soon), or failed to start.
+                if let client = try? ControlClient.connect(path: self.paths.controlSocket, timeout: 5) {
+                    return DaemonConnection(client: client)
+                }
+                let reason = self.lastStartError() ?? "exit status \(status)"
+                throw CLIError(
+                    "the keyhole daemon could not start: \(reason)",
+                    hint: "run `keyhole daemon` in a terminal to see more; its log is \(self.paths.daemonLogFile)"
+                )
             }
             usleep(20_000)
         }
         var message = "the keyhole daemon did not start"
         if let lastError { message += " (\(lastError))" }
         throw CLIError(message, hint: "run `keyhole daemon` in a terminal to see why, or read \(self.paths.daemonLogFile)")
+    }
+
+    /// The last error line a failed daemon start wrote to its log.
+    private func lastStartError() -> String? {
+        guard let text = try? String(contentsOfFile: self.paths.daemonLogFile, encoding: .utf8) else { return nil }
+        let lines = text.split(separator: "\n").suffix(20)
+        guard let line = lines.last(where: { $0.hasPrefix("keyhole: error:") }) else { return nil }
+        return String(line.dropFirst("keyhole: error: ".count))
     }
 }
 
