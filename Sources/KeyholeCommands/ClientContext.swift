@@ -41,6 +41,11 @@ struct ClientContext {
                     return DaemonConnection(client: client)
                 }
                 let reason = self.lastStartError() ?? "exit status \(status)"
+                if reason.contains("already running") {
+                    // Another client's daemon won the lock and is still starting: wait for it.
+                    usleep(20_000)
+                    continue
+                }
                 throw CLIError(
                     "the keyhole daemon could not start: \(reason)",
                     hint: "run `keyhole daemon` in a terminal to see more; its log is \(self.paths.daemonLogFile)"
