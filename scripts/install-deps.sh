@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(libsecret-1-0 libsecret-1-dev gnome-keyring dbus libsecret-tools curl openssl ca-certificates python3)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(libglib2.0-bin dbus-x11 python3-dbus git util-linux)
+    packages+=(libglib2.0-bin dbus-x11 python3-dbus git util-linux docker-registry apache2-utils skopeo)
 fi
 
 missing=()

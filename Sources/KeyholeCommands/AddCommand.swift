@@ -15,8 +15,16 @@ struct AddCommand: ParsableCommand {
                   --inject 'Authorization: Bearer {secret}' --env GITHUB_TOKEN --env GH_TOKEN
               keyhole add stripe --host api.stripe.com --env STRIPE_API_KEY      # prompts twice
               keyhole add internal --host '*.corp.example.com:8443' --username svc --env INTERNAL_PASSWORD
+              keyhole add work --type aws < keys.json   # {"AccessKeyId":…,"SecretAccessKey":…,"SessionToken":…?}
             """
     )
+
+    enum Kind: String, ExpressibleByArgument, CaseIterable {
+        case generic, aws
+    }
+
+    @Option(name: .customLong("type"), help: "generic (tokens, passwords, API keys) or aws (access keys JSON; SigV4 re-signing).")
+    var kind: Kind = .generic
 
     @Argument(help: "Name of the credential (letters, digits, . _ -).")
     var name: String
@@ -37,8 +45,18 @@ struct AddCommand: ParsableCommand {
         guard CredentialDefinition.isValidName(self.name) else {
             throw ValidationError("'\(self.name)' is not a valid name: use letters, digits, '.', '_' or '-' (at most 64)")
         }
-        guard !self.hosts.isEmpty else {
-            throw ValidationError("at least one --host is required, e.g. --host api.example.com")
+        switch self.kind {
+        case .generic:
+            guard !self.hosts.isEmpty else {
+                throw ValidationError("at least one --host is required, e.g. --host api.example.com")
+            }
+        case .aws:
+            guard self.inject == nil, self.env.isEmpty, self.username == nil else {
+                throw ValidationError(
+                    "--inject, --env and --username do not apply to --type aws: AWS SDKs get placeholder keys "
+                        + "through credential_process under `keyhole run`"
+                )
+            }
         }
         for variable in self.env where !CredentialDefinition.isValidEnvironmentName(variable) {
             throw ValidationError("'\(variable)' is not a valid environment variable name")
@@ -48,16 +66,30 @@ struct AddCommand: ParsableCommand {
     func run() throws {
         let hosts: [HostPattern]
         let inject: InjectTemplate?
+        let kind: CredentialDefinition.Kind = self.kind == .aws ? .aws : .generic
+        let hostTexts = self.hosts.isEmpty && kind == .aws ? CredentialDefinition.defaultAWSHosts : self.hosts
         do {
-            hosts = try self.hosts.map { try HostPattern($0) }
+            hosts = try hostTexts.map { try HostPattern($0) }
             inject = try self.inject.map { try InjectTemplate($0) }
         } catch {
             throw CLIError("\(error)", hint: "see `keyhole add --help`")
         }
         let definition = CredentialDefinition(
-            name: self.name, hosts: hosts, username: self.username, inject: inject, env: self.env, created: ""
+            name: self.name, kind: kind, hosts: hosts, username: self.username, inject: inject, env: self.env,
+            created: ""
         )
         let secret = try SecretInput.read(name: self.name)
+        if kind == .aws {
+            do {
+                _ = try AWSCredentials(json: secret)
+            } catch {
+                throw CLIError(
+                    "the secret is not AWS credentials JSON: \(error)",
+                    hint: "pipe {\"AccessKeyId\":\"…\",\"SecretAccessKey\":\"…\",\"SessionToken\":\"…\"} on stdin "
+                        + "(SessionToken only for temporary keys), e.g. `keyhole add \(self.name) --type aws < keys.json`"
+                )
+            }
+        }
         let connection = try ClientContext().connect()
         defer { connection.close() }
         var request = ControlRequest(command: .add)

@@ -5,6 +5,22 @@ import KeyholeCore
 
 /// Runs the command line: `keyhole …`, with errors printed as "what happened" plus "what to do".
 public enum KeyholeMain {
+    /// The names the binary answers to besides `keyhole`: the helpers git and registry clients look up on PATH.
+    static let helperNames = [
+        "git-credential-keyhole": "git-credential",
+        "docker-credential-keyhole": "docker-credential",
+    ]
+
+    /// Runs the command line of a process started as `argv0` (dispatching on its base name, like SwiftPM's
+    /// multi-call binary).
+    public static func main(argv0: String, arguments: [String]) async -> Int32 {
+        let name = argv0.split(separator: "/").last.map(String.init) ?? argv0
+        if let subcommand = Self.helperNames[name] {
+            return await Self.main(arguments: [subcommand] + arguments)
+        }
+        return await Self.main(arguments: arguments)
+    }
+
     public static func main(arguments: [String]) async -> Int32 {
         do {
             var command = try Keyhole.parseAsRoot(arguments)

@@ -33,7 +33,8 @@ struct EnvCommand: ParsableCommand {
     }
 
     func run() throws {
-        let connection = try ClientContext().connect()
+        let context = ClientContext()
+        let connection = try context.connect()
         defer { connection.close() }
         var request = ControlRequest(command: .openSession)
         request.sessionKind = .env
@@ -42,7 +43,12 @@ struct EnvCommand: ParsableCommand {
         guard let grant = try connection.send(request).session else {
             throw CLIError("the daemon opened no session", hint: nil)
         }
-        let variables = SessionEnvironment.variables(for: grant)
+        let files = try SessionFiles.create(
+            for: grant, paths: context.paths, environment: context.environment,
+            lifetime: .until(Date().addingTimeInterval(TimeInterval(self.ttl)))
+        )
+        let variables = SessionEnvironment.variables(for: grant, files: files, base: context.environment)
+        let removed = SessionEnvironment.removed(files: files)
         switch self.shell {
         case .json:
             var object: [String: String] = [:]
@@ -50,10 +56,10 @@ struct EnvCommand: ParsableCommand {
             try Terminal.printJSON(object)
         case .sh:
             for (name, value) in variables { Terminal.print("export \(name)=\(ShellQuote.sh(value))") }
-            for name in SessionEnvironment.removedVariables { Terminal.print("unset \(name)") }
+            for name in removed { Terminal.print("unset \(name)") }
         case .fish:
             for (name, value) in variables { Terminal.print("set -gx \(name) \(ShellQuote.fish(value))") }
-            for name in SessionEnvironment.removedVariables { Terminal.print("set -e \(name)") }
+            for name in removed { Terminal.print("set -e \(name)") }
         }
     }
 }

@@ -27,13 +27,14 @@ struct ListCommand: ParsableCommand {
         let rows = credentials.map { credential in
             [
                 credential.name,
+                credential.kind.rawValue,
                 credential.hosts.map(\.description).joined(separator: ","),
                 credential.inject.map(\.headerName) ?? "-",
                 credential.env.isEmpty ? "-" : credential.env.joined(separator: ","),
                 credential.username ?? "-",
             ]
         }
-        Terminal.print(TextTable.render(header: ["NAME", "HOSTS", "INJECT", "ENV", "USER"], rows: rows))
+        Terminal.print(TextTable.render(header: ["NAME", "TYPE", "HOSTS", "INJECT", "ENV", "USER"], rows: rows))
     }
 }
 

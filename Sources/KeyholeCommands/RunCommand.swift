@@ -41,7 +41,11 @@ struct RunCommand: ParsableCommand {
         guard let grant = try connection.send(request).session else {
             throw CLIError("the daemon opened no session", hint: nil)
         }
-        let environment = SessionEnvironment.apply(grant, to: context.environment)
+        let files = try SessionFiles.create(
+            for: grant, paths: context.paths, environment: context.environment, lifetime: .process
+        )
+        defer { files.remove() }
+        let environment = SessionEnvironment.apply(grant, files: files, to: context.environment)
         let status = try ChildProcess.run(argv, environment: environment)
         // Ending the connection ends the session too; closing it explicitly first makes it immediate.
         var close = ControlRequest(command: .closeSession)

@@ -15,7 +15,35 @@ enum SessionEnvironment {
     /// Variables that must never reach a workload.
     static let removedVariables = ["KEYHOLE_PASSPHRASE"]
 
-    /// The variables, in a stable order.
+    /// The variables, in a stable order: the session's own, git's credential helper, then those of the
+    /// session's client files.
+    static func variables(
+        for grant: SessionGrant,
+        files: SessionFiles?,
+        base: [String: String]
+    ) -> [(name: String, value: String)] {
+        self.variables(for: grant) + self.gitVariables(base: base) + (files?.variables ?? [])
+    }
+
+    /// Variables to remove from the workload's environment.
+    static func removed(files: SessionFiles?) -> [String] {
+        self.removedVariables + (files?.removed ?? [])
+    }
+
+    /// git's `credential.helper`, reset (empty value) then set to keyhole, as command-line configuration after any
+    /// the environment already carries: no git config file changes.
+    static func gitVariables(base: [String: String]) -> [(name: String, value: String)] {
+        let existing = base["GIT_CONFIG_COUNT"].flatMap { Int($0) }.map { max(0, $0) } ?? 0
+        return [
+            ("GIT_CONFIG_KEY_\(existing)", "credential.helper"),
+            ("GIT_CONFIG_VALUE_\(existing)", ""),
+            ("GIT_CONFIG_KEY_\(existing + 1)", "credential.helper"),
+            ("GIT_CONFIG_VALUE_\(existing + 1)", "keyhole"),
+            ("GIT_CONFIG_COUNT", "\(existing + 2)"),
+        ]
+    }
+
+    /// The session's own variables: proxy, trust, token and `--env` placeholders.
     static func variables(for grant: SessionGrant) -> [(name: String, value: String)] {
         let proxyURL = "http://keyhole:\(grant.token)@\(grant.proxy)"
         var result: [(String, String)] = []
@@ -34,10 +62,10 @@ enum SessionEnvironment {
     }
 
     /// `base` with the session's variables set and the removed ones gone.
-    static func apply(_ grant: SessionGrant, to base: [String: String]) -> [String: String] {
+    static func apply(_ grant: SessionGrant, files: SessionFiles?, to base: [String: String]) -> [String: String] {
         var environment = base
-        for name in self.removedVariables { environment.removeValue(forKey: name) }
-        for (name, value) in self.variables(for: grant) { environment[name] = value }
+        for name in self.removed(files: files) { environment.removeValue(forKey: name) }
+        for (name, value) in self.variables(for: grant, files: files, base: base) { environment[name] = value }
         return environment
     }
 }

@@ -17,6 +17,11 @@ enum Terminal {
         FileHandle.standardError.write(Data("keyhole: warning: \(message)\n".utf8))
     }
 
+    /// A line for people on stderr ("keyhole: …"), where a helper's stdout belongs to its protocol.
+    static func notice(_ message: String) {
+        FileHandle.standardError.write(Data("keyhole: \(message)\n".utf8))
+    }
+
     static func print(_ text: String) {
         FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }

@@ -4,6 +4,11 @@ import KeyholeCore
 public struct ControlRequest: Codable, Sendable {
     public enum Command: String, Codable, Sendable {
         case status, add, rotate, remove, list, openSession, closeSession, stop
+        /// The credential helpers' view of a live session (`token`): its credentials and placeholders.
+        case helperSession
+        /// A secret a client typed at a prompt (git, `docker login`) for a host no credential covers: stored
+        /// as a new credential (`definition`, renamed if the name is taken) that joins the session of `token`.
+        case importCredential
     }
 
     public var command: Command
@@ -18,7 +23,7 @@ public struct ControlRequest: Codable, Sendable {
     /// openSession: `run` sessions end when their control connection closes; `env` sessions at their TTL.
     public var sessionKind: SessionKind?
     public var ttlSeconds: Int?
-    /// closeSession: the token to end.
+    /// closeSession, helperSession, importCredential: the session's token.
     public var token: String?
 
     public init(command: Command) {
@@ -40,6 +45,7 @@ public struct ControlResponse: Codable, Sendable {
     public var status: DaemonStatus?
     public var credentials: [CredentialDefinition]?
     public var session: SessionGrant?
+    public var helper: HelperGrant?
 
     public init(ok: Bool) {
         self.ok = ok
@@ -125,5 +131,42 @@ public struct SessionGrant: Codable, Sendable {
         self.placeholders = placeholders
         self.credentials = credentials
         self.expires = expires
+    }
+}
+
+/// What a credential helper may hand out in a session: placeholders only, never a secret.
+public struct HelperGrant: Codable, Sendable {
+    public var id: String
+    /// The session's credentials, current definitions.
+    public var credentials: [CredentialDefinition]
+    /// Generic credential name -> placeholder.
+    public var placeholders: [String: String]
+    /// aws credential name -> placeholder keys.
+    public var aws: [String: AWSPlaceholderKeys]
+    /// RFC 3339 end of the session; nil for a `run` session, which ends with its command.
+    public var expires: String?
+
+    public init(
+        id: String, credentials: [CredentialDefinition], placeholders: [String: String],
+        aws: [String: AWSPlaceholderKeys], expires: String?
+    ) {
+        self.id = id
+        self.credentials = credentials
+        self.placeholders = placeholders
+        self.aws = aws
+        self.expires = expires
+    }
+}
+
+/// Placeholder AWS keys as they travel to `keyhole aws-credential-process`.
+public struct AWSPlaceholderKeys: Codable, Sendable, Equatable {
+    public var accessKeyID: String
+    public var secretAccessKey: String
+    public var sessionToken: String?
+
+    public init(_ credentials: AWSCredentials) {
+        self.accessKeyID = credentials.accessKeyID
+        self.secretAccessKey = credentials.secretAccessKey
+        self.sessionToken = credentials.sessionToken
     }
 }

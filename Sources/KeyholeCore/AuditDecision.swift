@@ -6,6 +6,8 @@ public enum AuditDecision: String, Codable, Sendable, CaseIterable {
     case swap
     /// An `--inject` header was added.
     case inject
+    /// An AWS SigV4 request signed with a session's placeholder keys was verified and re-signed with the real keys.
+    case resign
     /// A byte tunnel to a host no credential is scoped to; nothing was looked at.
     case tunnel
     /// A placeholder was going to a host its credential is not scoped to (403, nothing sent).
@@ -23,7 +25,7 @@ public enum AuditDecision: String, Codable, Sendable, CaseIterable {
     public var isDenial: Bool {
         switch self {
         case .denyScope, .denyAuth, .denyHost, .failClosed: return true
-        case .forward, .swap, .inject, .tunnel, .error: return false
+        case .forward, .swap, .inject, .resign, .tunnel, .error: return false
         }
     }
 }

@@ -162,7 +162,7 @@ public struct AuditLogRenderer: Sendable {
 
     private static func colorCode(_ decision: AuditDecision) -> String {
         switch decision {
-        case .swap, .inject: return "\u{1B}[32m"
+        case .swap, .inject, .resign: return "\u{1B}[32m"
         case .tunnel, .forward: return "\u{1B}[2m"
         case .denyScope, .denyAuth, .denyHost, .failClosed: return "\u{1B}[31m"
         case .error: return "\u{1B}[33m"

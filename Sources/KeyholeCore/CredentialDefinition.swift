@@ -4,7 +4,13 @@ public struct CredentialDefinition: Sendable, Hashable, Codable {
     public enum Kind: String, Sendable, Hashable, Codable {
         /// A token, password or API key swapped in headers, Basic auth and query strings.
         case generic
+        /// AWS access keys (secret: `{"AccessKeyId","SecretAccessKey","SessionToken"?}` JSON). Workloads get
+        /// placeholder keys through `credential_process`; the proxy verifies their SigV4 signature and re-signs.
+        case aws
     }
+
+    /// Hosts an `--type aws` credential is scoped to when `add` names none.
+    public static let defaultAWSHosts = ["*.amazonaws.com"]
 
     public var name: String
     public var kind: Kind

@@ -6,11 +6,19 @@ public struct ProxySession: Sendable {
     public let credentials: [CredentialDefinition]
     /// Placeholder -> credential name, for this session only.
     public let placeholders: [String: String]
+    /// Placeholder AWS access key id -> the aws credential it stands for, for this session only.
+    public let awsKeys: [String: AWSSessionKey]
 
-    public init(id: String, credentials: [CredentialDefinition], placeholders: [String: String]) {
+    public init(
+        id: String,
+        credentials: [CredentialDefinition],
+        placeholders: [String: String],
+        awsKeys: [String: AWSSessionKey] = [:]
+    ) {
         self.id = id
         self.credentials = credentials
         self.placeholders = placeholders
+        self.awsKeys = awsKeys
     }
 
     /// The session's credentials that may be sent to `authority`.

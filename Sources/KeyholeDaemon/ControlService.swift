@@ -82,6 +82,10 @@ final class ControlService: ControlRequestHandler, Sendable {
                 guard let token = request.token else { throw DaemonError.invalidRequest("closeSession needs a token") }
                 _ = self.registry.close(token: token)
                 return ControlResponse(ok: true)
+            case .helperSession:
+                return try self.helperSession(request)
+            case .importCredential:
+                return try await self.importCredential(request)
             case .stop:
                 self.logger.info("stop requested", metadata: ["peer.pid": "\(peer.pid)"])
                 // Answer first; the shutdown closes this connection.
@@ -101,17 +105,27 @@ final class ControlService: ControlRequestHandler, Sendable {
     }
 
     private func add(_ request: ControlRequest) async throws -> ControlResponse {
-        guard var definition = request.definition, let secret = request.secret else {
+        guard let definition = request.definition, let secret = request.secret else {
             throw DaemonError.invalidRequest("add needs a definition and a secret")
         }
+        if self.registry.definition(named: definition.name) != nil {
+            throw DaemonError.credentialExists(definition.name)
+        }
+        var response = ControlResponse(ok: true)
+        response.credentials = [try await self.create(definition, secret: secret)]
+        return response
+    }
+
+    /// Checks a new credential, stores its secret, then saves its definition (the secret is removed again when
+    /// saving fails).
+    private func create(_ proposed: CredentialDefinition, secret: String) async throws -> CredentialDefinition {
+        var definition = proposed
         guard CredentialDefinition.isValidName(definition.name) else {
             throw DaemonError.invalidRequest("'\(definition.name)' is not a valid credential name")
         }
         guard !definition.hosts.isEmpty else { throw DaemonError.invalidRequest("at least one --host is needed") }
         guard !secret.isEmpty else { throw DaemonError.emptySecret(definition.name) }
-        if self.registry.definition(named: definition.name) != nil {
-            throw DaemonError.credentialExists(definition.name)
-        }
+        try Self.validate(secret: secret, kind: definition.kind)
         definition.created = Timestamp.now()
         let store = self.store
         let name = definition.name
@@ -124,8 +138,67 @@ final class ControlService: ControlRequestHandler, Sendable {
         }
         self.registry.setDefinition(definition)
         self.logger.info("credential added", metadata: ["credential": "\(name)", "hosts": "\(definition.hosts.map(\.description))"])
+        return definition
+    }
+
+    /// An aws credential's secret must be the keys' JSON; nothing is stored otherwise.
+    private static func validate(secret: String, kind: CredentialDefinition.Kind) throws {
+        switch kind {
+        case .generic:
+            return
+        case .aws:
+            do {
+                _ = try AWSCredentials(json: secret)
+            } catch {
+                throw DaemonError.invalidAWSSecret("\(error)")
+            }
+        }
+    }
+
+    private func helperSession(_ request: ControlRequest) throws -> ControlResponse {
+        guard let token = request.token, let (entry, credentials) = self.registry.lookup(token: token) else {
+            throw DaemonError.unknownSession
+        }
         var response = ControlResponse(ok: true)
-        response.credentials = [definition]
+        response.helper = HelperGrant(
+            id: entry.id, credentials: credentials, placeholders: entry.placeholders,
+            aws: entry.aws.mapValues { AWSPlaceholderKeys($0) },
+            expires: entry.expires.map { Timestamp.string(from: $0) }
+        )
+        return response
+    }
+
+    /// A secret typed at a client's prompt becomes a credential for exactly the hosts it was typed for, unless a
+    /// credential already covers one of them: an import never re-scopes or replaces an existing secret.
+    private func importCredential(_ request: ControlRequest) async throws -> ControlResponse {
+        guard var definition = request.definition, let secret = request.secret else {
+            throw DaemonError.invalidRequest("importCredential needs a definition and a secret")
+        }
+        if Placeholder.contains(in: Substring(secret)) {
+            throw DaemonError.invalidRequest("the secret is a keyhole placeholder")
+        }
+        for pattern in definition.hosts {
+            guard !pattern.isWildcard else {
+                throw DaemonError.invalidRequest("an imported credential names exact hosts, not \(pattern)")
+            }
+            let authority = Authority(host: pattern.host, port: pattern.port ?? 443)
+            if let covering = self.registry.definitions.first(where: { $0.isScoped(to: authority) }) {
+                throw DaemonError.hostCovered(authority.description, by: covering.name)
+            }
+        }
+        let base = definition.name
+        var suffix = 2
+        while self.registry.definition(named: definition.name) != nil {
+            definition.name = "\(base)-\(suffix)"
+            suffix += 1
+        }
+        let created = try await self.create(definition, secret: secret)
+        if let token = request.token {
+            self.registry.join(token: token, definition: created)
+        }
+        self.logger.info("credential imported", metadata: ["credential": "\(created.name)"])
+        var response = ControlResponse(ok: true)
+        response.credentials = [created]
         return response
     }
 
@@ -135,6 +208,7 @@ final class ControlService: ControlRequestHandler, Sendable {
         }
         guard var definition = self.registry.definition(named: name) else { throw DaemonError.unknownCredential(name) }
         guard !secret.isEmpty else { throw DaemonError.emptySecret(name) }
+        try Self.validate(secret: secret, kind: definition.kind)
         let store = self.store
         try await self.threadPool.runIfActive { try store.store(Secret(secret), for: name) }
         definition.rotated = Timestamp.now()

@@ -9,6 +9,9 @@ public struct DaemonError: HintedError, Sendable {
         case emptySecret(String)
         case alreadyRunning(pid: String)
         case listenAddress(String)
+        case unknownSession
+        case hostCovered(host: String, credential: String)
+        case invalidAWSSecret(String)
     }
 
     private let code: Code
@@ -19,6 +22,11 @@ public struct DaemonError: HintedError, Sendable {
     static func emptySecret(_ name: String) -> DaemonError { DaemonError(code: .emptySecret(name)) }
     static func alreadyRunning(pid: String) -> DaemonError { DaemonError(code: .alreadyRunning(pid: pid)) }
     static func listenAddress(_ what: String) -> DaemonError { DaemonError(code: .listenAddress(what)) }
+    static let unknownSession = DaemonError(code: .unknownSession)
+    static func hostCovered(_ host: String, by credential: String) -> DaemonError {
+        DaemonError(code: .hostCovered(host: host, credential: credential))
+    }
+    static func invalidAWSSecret(_ reason: String) -> DaemonError { DaemonError(code: .invalidAWSSecret(reason)) }
 
     public var description: String {
         switch self.code {
@@ -28,6 +36,10 @@ public struct DaemonError: HintedError, Sendable {
         case .emptySecret(let name): return "the secret of '\(name)' is empty"
         case .alreadyRunning(let pid): return "a keyhole daemon is already running (pid \(pid))"
         case .listenAddress(let what): return "cannot listen: \(what)"
+        case .unknownSession: return "no live keyhole session has this token (it ended, or was never opened)"
+        case .hostCovered(let host, let credential):
+            return "\(host) is already covered by credential '\(credential)'; nothing was imported"
+        case .invalidAWSSecret(let reason): return "the secret is not AWS credentials JSON: \(reason)"
         }
     }
 
@@ -40,6 +52,11 @@ public struct DaemonError: HintedError, Sendable {
         case .emptySecret(let name): return "set it again with `keyhole rotate \(name)`"
         case .alreadyRunning: return "use `keyhole status` to see it, `keyhole stop` to stop it"
         case .listenAddress: return "set `listen = \"127.0.0.1:PORT\"` in config.toml to a free port, or pass --listen"
+        case .unknownSession: return "run the command under `keyhole run -- CMD`"
+        case .hostCovered(_, let credential): return "to change its secret: `keyhole rotate \(credential)`"
+        case .invalidAWSSecret:
+            return "give {\"AccessKeyId\":\"…\",\"SecretAccessKey\":\"…\",\"SessionToken\":\"…\"} on stdin "
+                + "(SessionToken only for temporary keys)"
         }
     }
 }

@@ -11,8 +11,10 @@ final class SessionRegistry: SessionAuthenticator, Sendable {
         let id: String
         let token: String
         let kind: SessionKind
-        /// Credential name -> placeholder.
-        let placeholders: [String: String]
+        /// Credential name -> placeholder (generic credentials).
+        var placeholders: [String: String]
+        /// Credential name -> placeholder keys (aws credentials).
+        var aws: [String: AWSCredentials]
         let expires: Date?
         let connectionID: UInt64?
     }
@@ -47,16 +49,41 @@ final class SessionRegistry: SessionAuthenticator, Sendable {
                 chosen = state.definitions.values.sorted { $0.name < $1.name }
             }
             var placeholders: [String: String] = [:]
+            var aws: [String: AWSCredentials] = [:]
             for definition in chosen {
-                placeholders[definition.name] = Placeholder.generate()
+                switch definition.kind {
+                case .generic: placeholders[definition.name] = Placeholder.generate()
+                case .aws: aws[definition.name] = AWSPlaceholder.generate()
+                }
             }
             let expires = ttlSeconds.map { Date().addingTimeInterval(TimeInterval($0)) }
             let entry = Entry(
                 id: RandomToken.hex(byteCount: 4), token: RandomToken.hex(byteCount: 24), kind: kind,
-                placeholders: placeholders, expires: expires, connectionID: connectionID
+                placeholders: placeholders, aws: aws, expires: expires, connectionID: connectionID
             )
             state.byToken[entry.token] = entry
             return (entry, chosen)
+        }
+    }
+
+    /// The live session of `token` with the current definitions of its credentials, for the helpers.
+    func lookup(token: String) -> (Entry, [CredentialDefinition])? {
+        self.state.withLockedValue { state in
+            guard let entry = state.byToken[token], entry.expires.map({ $0 > Date() }) ?? true else { return nil }
+            let names = Set(entry.placeholders.keys).union(entry.aws.keys)
+            return (entry, names.sorted().compactMap { state.definitions[$0] })
+        }
+    }
+
+    /// Gives the live session of `token` a placeholder for `definition` (a credential just imported from it).
+    func join(token: String, definition: CredentialDefinition) {
+        self.state.withLockedValue { state in
+            guard var entry = state.byToken[token] else { return }
+            switch definition.kind {
+            case .generic: entry.placeholders[definition.name] = entry.placeholders[definition.name] ?? Placeholder.generate()
+            case .aws: entry.aws[definition.name] = entry.aws[definition.name] ?? AWSPlaceholder.generate()
+            }
+            state.byToken[token] = entry
         }
     }
 
@@ -114,14 +141,19 @@ final class SessionRegistry: SessionAuthenticator, Sendable {
                 return nil
             }
             // A credential removed since the session opened is gone from it too.
-            let credentials = entry.placeholders.keys.sorted().compactMap { state.definitions[$0] }
+            let names = Set(entry.placeholders.keys).union(entry.aws.keys)
+            let credentials = names.sorted().compactMap { state.definitions[$0] }
             var byPlaceholder: [String: String] = [:]
+            var awsKeys: [String: AWSSessionKey] = [:]
             for credential in credentials {
                 if let placeholder = entry.placeholders[credential.name] {
                     byPlaceholder[placeholder] = credential.name
                 }
+                if let keys = entry.aws[credential.name] {
+                    awsKeys[keys.accessKeyID] = AWSSessionKey(credential: credential.name, placeholder: keys)
+                }
             }
-            return ProxySession(id: entry.id, credentials: credentials, placeholders: byPlaceholder)
+            return ProxySession(id: entry.id, credentials: credentials, placeholders: byPlaceholder, awsKeys: awsKeys)
         }
     }
 }

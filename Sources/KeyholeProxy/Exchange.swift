@@ -22,6 +22,8 @@ final class Exchange {
     var awaitingInformationalEnd = false
     var upstreamWillClose = false
     var reason: String?
+    /// Re-signs an aws-chunked body (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) chunk by chunk on its way up.
+    var chunkResigner: SigV4ChunkResigner?
 
     init(sessionID: String, head: HTTPRequestHead, authority: Authority, path: String) {
         self.started = .now()

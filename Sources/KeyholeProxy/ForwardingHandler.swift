@@ -1,3 +1,4 @@
+import Crypto
 import KeyholeCore
 import Logging
 import NIOCore
@@ -23,6 +24,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private enum State {
         case idle
+        /// Reading a whole request body to hash it before an AWS request can be re-signed.
+        case collecting(Exchange, AWSBodyCollector)
         /// Resolving secrets or connecting upstream; the request's parts wait in `queue`.
         case preparing(Exchange)
         /// The head went upstream; body parts follow as they are read; the response flows back.
@@ -85,7 +88,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         switch self.state {
-        case .preparing(let exchange), .forwarding(let exchange, _):
+        case .preparing(let exchange), .forwarding(let exchange, _), .collecting(let exchange, _):
             if !exchange.responseEnded {
                 exchange.reason = exchange.reason ?? "client closed the connection"
                 self.dependencies.audit(exchange.auditEvent())
@@ -109,7 +112,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var mayRead: Bool {
         guard self.queue.count < 16 else { return false }
         switch self.state {
-        case .idle:
+        case .idle, .collecting:
             return true
         case .forwarding(let exchange, let upstream):
             return !exchange.requestEnded && upstream.isWritable
@@ -153,14 +156,62 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     preconditionFailure("request head while the previous request body was streaming")
                 case .body(let buffer):
                     exchange.bytesUp += Int64(buffer.readableBytes)
-                    upstream.write(.body(.byteBuffer(buffer)))
+                    if exchange.chunkResigner != nil {
+                        do {
+                            let bytes = try exchange.chunkResigner!.feed(Array(buffer.readableBytesView))
+                            if !bytes.isEmpty {
+                                upstream.write(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes))))
+                            }
+                        } catch {
+                            self.abortResigning(exchange, error: error, context: context)
+                            return
+                        }
+                    } else {
+                        upstream.write(.body(.byteBuffer(buffer)))
+                    }
                 case .end(let trailers):
+                    if exchange.chunkResigner != nil {
+                        do {
+                            let bytes = try exchange.chunkResigner!.finish()
+                            if !bytes.isEmpty {
+                                upstream.write(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes))))
+                            }
+                        } catch {
+                            self.abortResigning(exchange, error: error, context: context)
+                            return
+                        }
+                    }
                     exchange.requestEnded = true
                     upstream.write(.end(trailers))
                     upstream.flush()
                     if exchange.responseEnded {
                         self.finish(exchange)
                     }
+                }
+            case .collecting(let exchange, let collector):
+                guard let part = self.queue.popFirst() else {
+                    self.resumeReadingIfPossible()
+                    return
+                }
+                switch part {
+                case .head:
+                    preconditionFailure("request head while the previous request body was being read")
+                case .body(var buffer):
+                    guard collector.body.readableBytes + buffer.readableBytes <= AWSSigningPlan.bodyHashLimit else {
+                        self.refuse(context: context, exchange: exchange, AWSSigningPlan.bodyTooLarge(credential: collector.resigning.key.credential))
+                        return
+                    }
+                    collector.body.writeBuffer(&buffer)
+                case .end(let trailers):
+                    self.state = .preparing(exchange)
+                    self.queue.prepend(.end(trailers))
+                    if collector.body.readableBytes > 0 {
+                        self.queue.prepend(.body(collector.body))
+                    }
+                    var hasher = SHA256()
+                    collector.body.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+                    let hash = AWSResigning.hex(hasher.finalize())
+                    self.resignAndSend(collector.head, collector.resigning, bodyHash: hash, exchange: exchange, context: context)
                 }
             case .preparing, .upgraded, .closed:
                 return
@@ -216,6 +267,33 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let exchange = Exchange(
             sessionID: session.id, head: head, authority: authority, path: requestHead.pathWithoutQuery
         )
+        switch AWSSigningPlan.make(for: requestHead, session: session, authority: authority) {
+        case .notSigned:
+            break
+        case .refuse(let refusal):
+            self.refuse(context: context, exchange: exchange, refusal)
+            return
+        case .resign(let resigning):
+            exchange.credential = resigning.key.credential
+            if resigning.needsBodyHash {
+                // The body decides the signature: read it all (up to the limit) before anything goes upstream.
+                if let index = requestHead.headers.firstIndex(where: { $0.name.lowercased() == "expect" }),
+                    requestHead.headers[index].value.lowercased().contains("100-continue")
+                {
+                    requestHead.headers.remove(at: index)
+                    context.writeAndFlush(
+                        self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))),
+                        promise: nil
+                    )
+                }
+                self.state = .collecting(exchange, AWSBodyCollector(head: requestHead, resigning: resigning, allocator: context.channel.allocator))
+            } else {
+                self.state = .preparing(exchange)
+                self.resignAndSend(requestHead, resigning, bodyHash: nil, exchange: exchange, context: context)
+            }
+            return
+        }
+
         let rewriter = PlaceholderRewriter(session: session, authority: authority)
         switch rewriter.plan(requestHead) {
         case .forward:
@@ -240,24 +318,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .rewrite(let names):
             self.state = .preparing(exchange)
             exchange.credential = names.joined(separator: ",")
-            let resolver = self.dependencies.resolver
-            var cached: [String: Secret] = [:]
-            for name in names {
-                if let secret = resolver.cachedSecret(for: name) { cached[name] = secret }
-            }
-            let secretsFuture: EventLoopFuture<[String: Secret]>
-            if cached.count == names.count {
-                secretsFuture = context.eventLoop.makeSucceededFuture(cached)
-            } else {
-                secretsFuture = context.eventLoop.makeFutureWithTask {
-                    var secrets: [String: Secret] = [:]
-                    for name in names {
-                        secrets[name] = try await resolver.secret(for: name)
-                    }
-                    return secrets
-                }
-            }
-            secretsFuture.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+            self.secrets(names, context: context).whenComplete { result in
                 guard case .preparing = self.state, let context = self.context else { return }
                 switch result {
                 case .success(let secrets):
@@ -274,6 +335,102 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 }
             }
         }
+    }
+
+    /// The secrets of `names`: at once when the resolver has them in memory, else from the store off the loop.
+    private func secrets(
+        _ names: [String],
+        context: ChannelHandlerContext
+    ) -> EventLoopFuture<[String: Secret]>.Isolated {
+        let resolver = self.dependencies.resolver
+        var cached: [String: Secret] = [:]
+        for name in names {
+            if let secret = resolver.cachedSecret(for: name) { cached[name] = secret }
+        }
+        if cached.count == names.count {
+            return context.eventLoop.makeSucceededFuture(cached).assumeIsolated()
+        }
+        return context.eventLoop.makeFutureWithTask {
+            var secrets: [String: Secret] = [:]
+            for name in names {
+                secrets[name] = try await resolver.secret(for: name)
+            }
+            return secrets
+        }.hop(to: context.eventLoop).assumeIsolated()
+    }
+
+    /// Verifies an AWS request's placeholder signature and sends it re-signed with the real keys.
+    private func resignAndSend(
+        _ head: RequestHead,
+        _ resigning: AWSResigning,
+        bodyHash: String?,
+        exchange: Exchange,
+        context: ChannelHandlerContext
+    ) {
+        let name = resigning.key.credential
+        self.secrets([name], context: context).whenComplete { result in
+            guard case .preparing = self.state, let context = self.context else { return }
+            switch result {
+            case .success(let secrets):
+                guard let secret = secrets[name], let real = try? AWSCredentials(json: secret.value) else {
+                    self.failClosed(context: context, exchange: exchange, reason: "the stored secret is not AWS keys JSON")
+                    return
+                }
+                do {
+                    let resigned = try resigning.resign(head, real: real, bodyHash: bodyHash)
+                    exchange.decision = .resign
+                    exchange.chunkResigner = resigned.chunkResigner
+                    self.connectAndSend(resigned.head, exchange: exchange, context: context)
+                } catch let error as SigV4Error {
+                    self.refuse(context: context, exchange: exchange, Self.refusal(for: error, credential: name))
+                } catch {
+                    self.failClosed(context: context, exchange: exchange, reason: "\(error)")
+                }
+            case .failure(let error):
+                self.failClosed(context: context, exchange: exchange, reason: "\(error)")
+            }
+        }
+    }
+
+    /// A re-signing failure in words for the client: a signature that does not verify is refused (403).
+    private static func refusal(for error: SigV4Error, credential: String) -> AWSSigningPlan.Refusal {
+        let status = HTTPResponseStatus(statusCode: error.httpStatus)
+        let message: String
+        if error.httpStatus == 403 {
+            message = "keyhole: the AWS signature does not verify with this session's placeholder keys for credential "
+                + "'\(credential)' (\(error)); nothing was sent. Sign with the keys `keyhole aws-credential-process` "
+                + "hands out under `keyhole run`."
+        } else {
+            message = "keyhole: this AWS request cannot be re-signed (\(error)); nothing more was sent."
+        }
+        return AWSSigningPlan.Refusal(
+            status: status, decision: error.httpStatus == 403 ? .denyAuth : .error, credential: credential,
+            message: message, reason: "\(error)"
+        )
+    }
+
+    /// A chunk of an aws-chunked body failed to verify or parse: stop the request.
+    private func abortResigning(_ exchange: Exchange, error: any Error, context: ChannelHandlerContext) {
+        let refusal = (error as? SigV4Error).map { Self.refusal(for: $0, credential: exchange.credential ?? "?") }
+        if exchange.responseHeadSent || refusal == nil {
+            exchange.reason = "\(error)"
+            exchange.decision = .error
+            self.dependencies.audit(exchange.auditEvent())
+            self.state = .closed
+            self.upstream?.close()
+            self.upstream = nil
+            context.close(promise: nil)
+            return
+        }
+        self.refuse(context: context, exchange: exchange, refusal!)
+    }
+
+    private func refuse(context: ChannelHandlerContext, exchange: Exchange, _ refusal: AWSSigningPlan.Refusal) {
+        if let credential = refusal.credential { exchange.credential = credential }
+        self.refuse(
+            context: context, exchange: exchange, status: refusal.status, decision: refusal.decision,
+            message: refusal.message, reason: refusal.reason
+        )
     }
 
     private func failClosed(context: ChannelHandlerContext, exchange: Exchange, reason: String) {

@@ -4,7 +4,6 @@ import KeyholeCommands
 import Glibc
 #endif
 
-// One binary, several names: `git-credential-keyhole` and `docker-credential-keyhole` (issue 4) dispatch on
-// argv[0] here, like SwiftPM's multi-call binary.
+// One binary, several names: `git-credential-keyhole` and `docker-credential-keyhole` dispatch on argv[0].
 let arguments = Array(CommandLine.arguments.dropFirst())
-exit(await KeyholeMain.main(arguments: arguments))
+exit(await KeyholeMain.main(argv0: CommandLine.arguments.first ?? "keyhole", arguments: arguments))

@@ -176,12 +176,18 @@ class KeyholeUser:
             return []
         return [p for p in self.data_dir.iterdir() if "vault" in p.name]
 
-    def write_config(self, **overrides) -> None:
+    def write_config(self, extra_ca: list[str] = (), extra_resolve: dict[str, str] | None = None,
+                     **overrides) -> None:
+        """config.toml: the upstream's CA and names, plus other servers' (``extra_ca``, ``extra_resolve``)."""
         self.config_dir.mkdir(parents=True, exist_ok=True)
         lines = [f'listen = "127.0.0.1:{self.listen_port}"']
-        if self.upstream is not None:
-            lines.append(f"upstream_ca = [{json.dumps(self.upstream.ca_path)}]")
-            entries = ", ".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in self.upstream.resolve_map().items())
+        cas = ([self.upstream.ca_path] if self.upstream is not None else []) + list(extra_ca)
+        resolve = dict(self.upstream.resolve_map()) if self.upstream is not None else {}
+        resolve.update(extra_resolve or {})
+        if cas:
+            lines.append(f"upstream_ca = [{', '.join(json.dumps(c) for c in cas)}]")
+        if resolve:
+            entries = ", ".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in resolve.items())
             lines.append(f"resolve = {{ {entries} }}")
         for key, value in overrides.items():
             lines.append(f"{key} = {value}")

@@ -84,7 +84,7 @@ import Foundation
     @Test func decisionsAreKebabCase() {
         #expect(
             AuditDecision.allCases.map(\.rawValue) == [
-                "forward", "swap", "inject", "tunnel", "deny-scope", "deny-auth", "deny-host", "fail-closed", "error",
+                "forward", "swap", "inject", "resign", "tunnel", "deny-scope", "deny-auth", "deny-host", "fail-closed", "error",
             ]
         )
     }

@@ -1,0 +1,112 @@
+/// An AWS shared config file (`~/.aws/config`, INI) as `keyhole run` needs it: its sections with every
+/// non-credential setting (region, output, endpoint_url, nested `s3 =` blocks, …) and without anything that
+/// yields credentials, plus the generated file in which each aws credential of a session is a profile whose
+/// `credential_process` asks keyhole for placeholder keys.
+public struct AWSSharedConfig: Sendable, Equatable {
+    public struct Section: Sendable, Equatable {
+        /// The text between the brackets: `default`, `profile NAME`, `services NAME`, `sso-session NAME`.
+        public var header: String
+        /// Setting lines as written, nested (indented) lines included, comments and blank lines dropped.
+        public var lines: [String]
+
+        public init(header: String, lines: [String]) {
+            self.header = header
+            self.lines = lines
+        }
+    }
+
+    public var sections: [Section]
+
+    /// Settings that hold, or lead to, credentials. None of them is carried into the generated file: keys and
+    /// tokens would hand the workload a secret, and role/SSO settings would make the SDK fetch real keys.
+    public static let credentialKeys: Set<String> = [
+        "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_security_token",
+        "credential_process", "credential_source", "source_profile", "role_arn", "role_session_name",
+        "external_id", "mfa_serial", "duration_seconds", "web_identity_token_file", "sso_session",
+        "sso_account_id", "sso_role_name", "sso_start_url", "sso_region", "sso_registration_scopes",
+        "login_session",
+    ]
+
+    public init(sections: [Section]) {
+        self.sections = sections
+    }
+
+    /// Parses INI text leniently: `[section]` headers, `key = value` lines and the indented lines nested under
+    /// a key; `#`/`;` comments and lines before the first section are ignored.
+    public init(parsing text: String) {
+        var sections: [Section] = []
+        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let line = rawLine.hasSuffix("\r") ? String(rawLine.dropLast()) : String(rawLine)
+            let trimmed = line.trimmingASCIIWhitespace()
+            if trimmed.isEmpty || trimmed.hasPrefix("#") || trimmed.hasPrefix(";") { continue }
+            if trimmed.hasPrefix("["), trimmed.hasSuffix("]") {
+                let header = String(trimmed.dropFirst().dropLast()).trimmingASCIIWhitespace()
+                sections.append(Section(header: Self.normalize(header: header), lines: []))
+                continue
+            }
+            guard !sections.isEmpty else { continue }
+            sections[sections.count - 1].lines.append(line)
+        }
+        self.sections = sections
+    }
+
+    /// The same sections with every credential setting (and the lines nested under it) removed.
+    public func withoutCredentials() -> AWSSharedConfig {
+        AWSSharedConfig(
+            sections: self.sections.map { section in
+                var kept: [String] = []
+                var dropping = false
+                for line in section.lines {
+                    let nested = line.first == " " || line.first == "\t"
+                    if nested {
+                        if !dropping { kept.append(line) }
+                        continue
+                    }
+                    dropping = Self.credentialKeys.contains(Self.key(of: line))
+                    if !dropping { kept.append(line) }
+                }
+                return Section(header: section.header, lines: kept)
+            }
+        )
+    }
+
+    /// The section of profile `name` (`default` for the default profile).
+    public func profile(_ name: String) -> Section? {
+        let header = name == "default" ? "default" : "profile \(name)"
+        return self.sections.first { $0.header == header }
+    }
+
+    /// The config a session's workload gets: the user's settings without credentials, and one profile per aws
+    /// credential (`profiles`: profile name -> credential_process command line). A profile the user already
+    /// has keeps its own settings; a new one starts from the user's `[default]` settings.
+    public static func generate(from user: AWSSharedConfig?, profiles: [(name: String, process: String)]) -> String {
+        var config = (user ?? AWSSharedConfig(sections: [])).withoutCredentials()
+        let defaults = config.profile("default")?.lines ?? []
+        for (name, process) in profiles {
+            let header = name == "default" ? "default" : "profile \(name)"
+            let line = "credential_process = \(process)"
+            if let index = config.sections.firstIndex(where: { $0.header == header }) {
+                config.sections[index].lines.append(line)
+            } else {
+                config.sections.append(Section(header: header, lines: defaults + [line]))
+            }
+        }
+        var out = "# Generated by keyhole for one session: your AWS settings without credentials; each keyhole\n"
+        out += "# credential is a profile whose credential_process hands out placeholder keys.\n"
+        for section in config.sections {
+            out += "\n[\(section.header)]\n"
+            for line in section.lines { out += line + "\n" }
+        }
+        return out
+    }
+
+    /// `profile   x` -> `profile x`.
+    private static func normalize(header: String) -> String {
+        header.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
+    }
+
+    private static func key(of line: String) -> String {
+        let name = line.split(separator: "=", maxSplits: 1).first.map(String.init) ?? line
+        return name.trimmingASCIIWhitespace().lowercased()
+    }
+}
