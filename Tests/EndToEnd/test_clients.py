@@ -61,6 +61,10 @@ def client_user(servers, upstream, keyhole_bin):
     user.ok("add", "aws", "--type", "aws", input=json.dumps(
         {"AccessKeyId": aws.access_key_id, "SecretAccessKey": aws.secret_access_key}))
     user.ok("add", "aws-temp", "--type", "aws", input=json.dumps(aws.session))
+    # The user's own AWS settings reach the workload through the generated config: path-style S3 addressing
+    # (bucket names then need no DNS entry of their own).
+    (user.home / ".aws").mkdir()
+    (user.home / ".aws" / "config").write_text("[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n")
     yield user
     user.cleanup()
 
@@ -197,12 +201,14 @@ def test_a_request_forged_with_only_the_placeholder_key_id_is_refused(client_use
 
 
 def test_placeholder_keys_bound_for_an_unscoped_host_are_refused(client_user, upstream):
+    # Over https:// an unscoped host is tunnelled untouched (keyhole never sees the request, and the placeholder
+    # keys are worthless there); over http:// the proxy sees it and refuses it.
     mark = upstream.mark()
     script = (
         "import requests, botocore.session\nfrom botocore.auth import SigV4Auth\n"
         "from botocore.awsrequest import AWSRequest\n"
         "c = botocore.session.Session().get_credentials().get_frozen_credentials()\n"
-        f"r = AWSRequest(method='GET', url='{upstream.url('/open/aws-scope')}')\n"
+        f"r = AWSRequest(method='GET', url='{upstream.url('/open/aws-scope', tls=False)}')\n"
         "SigV4Auth(c, 'execute-api', 'us-east-1').add_auth(r)\np = r.prepare()\n"
         "print(requests.get(p.url, headers=dict(p.headers), timeout=30).status_code)\n"
     )
@@ -285,6 +291,11 @@ def test_resigned_requests_match_botocore_for_the_real_key(signing_user, upstrea
             if headers.get("x-amz-security-token") != expected["token"]:
                 mismatches.append(f"{case_id}: security token does not match the real credential's")
     assert not mismatches, "\n".join(mismatches)
+    # The comparison is not vacuous: botocore with any other secret key disagrees with what keyhole sent.
+    wrong = dict(keys, SecretAccessKey="not-the-real-secret")
+    record = records["get-plain"]
+    sent = {k.lower(): v for k, v in record["headers"]}["authorization"]
+    assert expected_signature(record, wrong, "v4", "execute-api", base)["authorization"] != sent
     for record in upstream.requests_since(mark):
         text = json.dumps(record)
         assert keys["SecretAccessKey"] not in text

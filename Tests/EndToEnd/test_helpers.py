@@ -145,7 +145,7 @@ def test_docker_list_store_erase_and_malformed_input(helper_user):
     listing = docker(helper_user, "list", input="")
     assert listing.returncode == 0, listing
     assert json.loads(listing.stdout).get(API) == "bot"
-    assert json.loads(listing.stdout).get("git.keyhole.test:8443") == "x-access-token"
+    assert json.loads(listing.stdout).get("git.keyhole.test:8443") == "keyhole"
 
     bad = docker(helper_user, "store", input="not json")
     assert bad.returncode != 0 and "ServerURL" in bad.stderr, bad
@@ -229,7 +229,7 @@ def test_run_writes_client_configs_for_git_registries_and_aws(user):
     assert env["GIT_CONFIG_COUNT"] == "3"
     assert (env["GIT_CONFIG_KEY_1"], env["GIT_CONFIG_VALUE_1"]) == ("credential.helper", "")
     assert (env["GIT_CONFIG_KEY_2"], env["GIT_CONFIG_VALUE_2"]) == ("credential.helper", "keyhole")
-    assert helpers.split() == ["keyhole"], "the user's `store` helper must be reset"
+    assert helpers.splitlines() == ["store", "", "keyhole"], "the user's helpers, the reset, then keyhole"
     assert helper_path.strip().endswith("/docker-credential-keyhole")
     # AWS: settings carried over, credentials gone, one credential_process per keyhole aws credential.
     assert "region = eu-west-1" in aws_config and "output = json" in aws_config
@@ -249,6 +249,18 @@ def test_run_writes_client_configs_for_git_registries_and_aws(user):
     sessions = user.keyhole_runtime_dir / "sessions"
     assert not sessions.exists() or list(sessions.iterdir()) == []
     assert keys["SecretAccessKey"] not in result.stdout
+
+
+def test_the_users_own_git_helpers_are_not_asked_in_a_session(user):
+    (user.home / ".git-credentials").write_text("https://me:plaintext-token@plain.example\n")
+    (user.home / ".gitconfig").write_text("[credential]\n\thelper = store\n")
+    user.ok("add", "unrelated", "--host", "unrelated.example", input=random_secret())
+    outside = subprocess.run(["git", "credential", "fill"], capture_output=True,
+                             text=True, input="protocol=https\nhost=plain.example\n\n", env=user.env)
+    assert "plaintext-token" in outside.stdout, "precondition: git's store helper answers outside keyhole"
+    inside = user.run("sh", "-c", "printf 'protocol=https\\nhost=plain.example\\n\\n' | git credential fill",
+                      env={"GIT_TERMINAL_PROMPT": "0"})
+    assert "plaintext-token" not in inside.stdout, inside
 
 
 def test_helper_names_dispatch_on_argv0(helper_user, tmp_path):
