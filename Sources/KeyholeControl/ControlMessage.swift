@@ -9,6 +9,8 @@ public struct ControlRequest: Codable, Sendable {
         /// A secret a client typed at a prompt (git, `docker login`) for a host no credential covers: stored
         /// as a new credential (`definition`, renamed if the name is taken) that joins the session of `token`.
         case importCredential
+        /// Run the end-to-end self-test (`keyhole doctor`).
+        case selfTest
     }
 
     public var command: Command
@@ -46,6 +48,7 @@ public struct ControlResponse: Codable, Sendable {
     public var credentials: [CredentialDefinition]?
     public var session: SessionGrant?
     public var helper: HelperGrant?
+    public var selfTest: SelfTestReport?
 
     public init(ok: Bool) {
         self.ok = ok
@@ -168,5 +171,21 @@ public struct AWSPlaceholderKeys: Codable, Sendable, Equatable {
         self.accessKeyID = credentials.accessKeyID
         self.secretAccessKey = credentials.secretAccessKey
         self.sessionToken = credentials.sessionToken
+    }
+}
+
+/// The outcome of the daemon's self-test.
+public struct SelfTestReport: Codable, Sendable {
+    public var ok: Bool
+    /// Where it stopped: store, certificate, session, proxy, swap, or done.
+    public var stage: String
+    public var detail: String
+    public var milliseconds: Int
+
+    public init(ok: Bool, stage: String, detail: String, milliseconds: Int) {
+        self.ok = ok
+        self.stage = stage
+        self.detail = detail
+        self.milliseconds = milliseconds
     }
 }

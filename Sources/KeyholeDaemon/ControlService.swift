@@ -16,6 +16,7 @@ final class ControlService: ControlRequestHandler, Sendable {
     private let onStop: @Sendable () -> Void
     private let proxyAddress: String
     private let paths: Paths
+    private let selfTest: SelfTest?
 
     init(
         registry: SessionRegistry,
@@ -26,8 +27,10 @@ final class ControlService: ControlRequestHandler, Sendable {
         proxyAddress: String,
         logger: Logger,
         statusProvider: @escaping @Sendable () -> DaemonStatus,
+        selfTest: SelfTest? = nil,
         onStop: @escaping @Sendable () -> Void
     ) {
+        self.selfTest = selfTest
         self.registry = registry
         self.repository = repository
         self.store = store
@@ -86,6 +89,12 @@ final class ControlService: ControlRequestHandler, Sendable {
                 return try self.helperSession(request)
             case .importCredential:
                 return try await self.importCredential(request)
+            case .selfTest:
+                guard let selfTest = self.selfTest else { throw DaemonError.invalidRequest("no self-test here") }
+                var response = ControlResponse(ok: true)
+                response.selfTest = await selfTest.run(registry: self.registry, store: self.store, threadPool: self.threadPool)
+                self.logger.info("self-test", metadata: ["ok": "\(response.selfTest?.ok ?? false)", "stage": "\(response.selfTest?.stage ?? "-")"])
+                return response
             case .stop:
                 self.logger.info("stop requested", metadata: ["peer.pid": "\(peer.pid)"])
                 // Answer first; the shutdown closes this connection.

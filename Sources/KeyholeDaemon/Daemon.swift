@@ -80,12 +80,13 @@ public enum Daemon {
         let repository = CredentialRepository(directory: paths.credentialsDirectory)
         let registry = SessionRegistry(definitions: try repository.load())
         let auditLog = AuditLog(path: paths.auditLogFile)
+        let selfTestRoutes = try SelfTestRoutes(caPEM: authority.certificatePEM)
 
         let dependencies = ProxyDependencies(
             sessions: registry,
             resolver: StoreResolver(store: store, threadPool: threadPool),
             serverContext: { host, eventLoop in leafCache.serverContext(for: host, on: eventLoop) },
-            connector: SocketUpstreamConnector(resolve: resolve, tlsContext: upstreamTLS),
+            connector: SocketUpstreamConnector(resolve: resolve, tlsContext: upstreamTLS, selfTest: selfTestRoutes),
             audit: { auditLog.append($0) },
             logger: logger
         )
@@ -111,6 +112,10 @@ public enum Daemon {
         let control = ControlService(
             registry: registry, repository: repository, store: store, threadPool: threadPool, paths: paths,
             proxyAddress: proxyAddress, logger: logger, statusProvider: statusProvider,
+            selfTest: SelfTest(
+                group: group, leafCache: leafCache, routes: selfTestRoutes,
+                proxyPort: proxy.localAddress?.port ?? listen.port, bundlePath: paths.trustBundleFile
+            ),
             onStop: { stopper.fire() }
         )
         let controlServer = ControlServer(path: paths.controlSocket, logger: logger, handler: control)

@@ -16,15 +16,30 @@ public struct SocketUpstreamConnector: UpstreamConnector {
     public let resolve: [Authority: Authority]
     public let tlsContext: NIOSSLContext
     public let connectTimeout: TimeAmount
+    public let selfTest: SelfTestRoutes?
 
-    public init(resolve: [Authority: Authority], tlsContext: NIOSSLContext, connectTimeout: TimeAmount = .seconds(10)) {
+    public init(
+        resolve: [Authority: Authority],
+        tlsContext: NIOSSLContext,
+        connectTimeout: TimeAmount = .seconds(10),
+        selfTest: SelfTestRoutes? = nil
+    ) {
         self.resolve = resolve
         self.tlsContext = tlsContext
         self.connectTimeout = connectTimeout
+        self.selfTest = selfTest
     }
 
     public func connect(to authority: Authority, tls: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
-        let target = self.resolve[authority] ?? authority
+        var target = self.resolve[authority] ?? authority
+        var context = self.tlsContext
+        if SelfTestRoutes.isSelfTest(authority) {
+            guard let selfTest = self.selfTest, let port = selfTest.port(for: authority) else {
+                return eventLoop.makeFailedFuture(UnknownSelfTestHost(authority: authority))
+            }
+            target = Authority(host: "127.0.0.1", port: port)
+            context = selfTest.tlsContext
+        }
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(self.connectTimeout)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -32,7 +47,6 @@ public struct SocketUpstreamConnector: UpstreamConnector {
             .channelOption(.allowRemoteHalfClosure, value: true)
         let connected = bootstrap.connect(host: target.host, port: target.port)
         guard tls else { return connected }
-        let context = self.tlsContext
         return connected.flatMap { channel in
             let handshake = channel.eventLoop.makePromise(of: Void.self)
             do {
