@@ -29,6 +29,10 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         var argv = self.command
+        // Passthrough parsing captures everything; `keyhole run --help` (before any `--`) still means help.
+        if let first = argv.first, first == "--help" || first == "-h" {
+            throw CleanExit.helpRequest(self)
+        }
         if argv.first == "--" { argv.removeFirst() }
         guard !argv.isEmpty else {
             throw CLIError("no command given", hint: "keyhole run -- CMD [ARGS...]")
