@@ -190,9 +190,16 @@ final class ControlService: ControlRequestHandler, Sendable {
             guard !pattern.isWildcard else {
                 throw DaemonError.invalidRequest("an imported credential names exact hosts, not \(pattern)")
             }
+            // Without a port the import would cover every port of the host: then any credential for that host,
+            // on any port, counts as covering it.
             let authority = Authority(host: pattern.host, port: pattern.port ?? 443)
-            if let covering = self.registry.definitions.first(where: { $0.isScoped(to: authority) }) {
-                throw DaemonError.hostCovered(authority.description, by: covering.name)
+            let covering = self.registry.definitions.first { definition in
+                definition.isScoped(to: authority)
+                    || (pattern.port == nil
+                        && definition.hosts.contains { $0.matches(Authority(host: pattern.host, port: $0.port ?? 443)) })
+            }
+            if let covering {
+                throw DaemonError.hostCovered(pattern.description, by: covering.name)
             }
         }
         let base = definition.name

@@ -113,6 +113,11 @@ def test_git_store_of_a_typed_password_imports_it_for_that_host_only(helper_user
                             input=f"protocol=https\nhost=api.keyhole.test\nusername=x\npassword={secret}\n\n")
     assert again.returncode == 0 and "helper-api" in again.stderr, again
     assert "git-api.keyhole.test" not in listed(helper_user)
+    # Without a port the import would cover every port, including one another credential already covers.
+    overlap = helper_user.cmd("git-credential", "store",
+                              input=f"protocol=https\nhost=git.keyhole.test\nusername=x\npassword={secret}\n\n")
+    assert overlap.returncode == 0 and "helper-port" in overlap.stderr, overlap
+    assert "git-git.keyhole.test" not in listed(helper_user)
 
 
 # ---- docker-credential-helpers protocol
