@@ -84,15 +84,23 @@ def cpu_seconds(pid: int) -> float:
 class Target:
     """Where a phase sends its traffic: straight to nginx, or through keyhole's proxy."""
 
-    def __init__(self, nginx_port: int, cafile: str, auth_header: str, proxy: str | None = None):
+    def __init__(self, nginx_port: int, cafile: str, auth_header: str, proxy: str | None = None,
+                 headers: list[str] | None = None):
         self.nginx_port = nginx_port
         self.cafile = cafile
         self.auth_header = auth_header
         self.proxy = proxy  # http://keyhole:TOKEN@127.0.0.1:PORT
+        # Headers loadgen sends instead of auth_header (the SigV4 case).
+        self.headers = headers
+
+    def with_headers(self, headers: list[str]) -> "Target":
+        return Target(self.nginx_port, self.cafile, self.auth_header, self.proxy, headers)
 
     def loadgen_args(self) -> list[str]:
         authority = f"{HOST}:{self.nginx_port}"
-        args = ["--sni", HOST, "--host", authority, "--cafile", self.cafile, "--header", self.auth_header]
+        args = ["--sni", HOST, "--host", authority, "--cafile", self.cafile]
+        for header in self.headers or [self.auth_header]:
+            args += ["--header", header]
         if self.proxy:
             rest = self.proxy.split("://", 1)[1]
             userinfo, address = rest.rsplit("@", 1)
@@ -114,8 +122,8 @@ class Target:
 
 
 def loadgen(loadgen_bin: str, target: Target, mode: str, concurrency: int, duration: float,
-            threads: int = 1) -> dict:
-    cmd = [loadgen_bin, *target.loadgen_args(), "--path", "/small", "--mode", mode,
+            threads: int = 1, path: str = "/small") -> dict:
+    cmd = [loadgen_bin, *target.loadgen_args(), "--path", path, "--mode", mode,
            "--concurrency", str(concurrency), "--threads", str(threads), "--duration", str(duration),
            "--warmup", "1"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
@@ -207,9 +215,23 @@ def best_transfer(target: Target, direction: str, source: str, pid: int | None) 
     return best
 
 
-def measure(loadgen_bin: str, target: Target, pid: int | None, source: str, threads: int) -> dict:
+def sigv4_headers(access_key: str, secret_key: str, token: str | None, nginx_port: int) -> list[str]:
+    """A GET /sigv4 signed like an AWS SDK signs a non-S3 call (no x-amz-content-sha256: the proxy hashes the
+    empty body). The signature's date does not matter: keyhole verifies and re-signs, nginx does not check."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    request = AWSRequest(method="GET", url=f"https://{HOST}:{nginx_port}/sigv4")
+    SigV4Auth(Credentials(access_key, secret_key, token), "execute-api", "us-east-1").add_auth(request)
+    return [f"{name}: {value}" for name, value in request.headers.items()]
+
+
+def measure(loadgen_bin: str, target: Target, pid: int | None, source: str, threads: int,
+            sigv4: Target | None = None) -> dict:
     results = {
         "keepalive_c1": guarded("keepalive c=1", loadgen, loadgen_bin, target, "keepalive", 1, SMALL_DURATION),
+        "keepalive_c1_sigv4": guarded("keepalive c=1, SigV4", loadgen, loadgen_bin, sigv4, "keepalive", 1,
+                                      SMALL_DURATION, 1, "/sigv4") if sigv4 else {"error": "no SigV4 target"},
         "keepalive_c64": guarded("keepalive c=64", loadgen, loadgen_bin, target, "keepalive", 64, SMALL_DURATION,
                                  threads),
         "newconn_c16": guarded("newconn c=16", loadgen, loadgen_bin, target, "newconn", 16, SMALL_DURATION, threads),
@@ -232,7 +254,12 @@ def keyhole_phase(args) -> None:
             raise SystemExit(f"bench: {var} is not set: not running under `keyhole run`?")
     target = Target(args.nginx_port, env["SSL_CERT_FILE"], f"Authorization: Bearer {env['BENCH_TOKEN']}",
                     proxy=env["HTTPS_PROXY"])
-    results = measure(args.loadgen, target, args.pid, args.source, args.threads)
+    # Placeholder AWS keys, the way every SDK gets them (credential_process); the proxy re-signs each request.
+    keys = json.loads(subprocess.run([args.keyhole_bin, "aws-credential-process", "bench-aws"], capture_output=True,
+                                     text=True, check=True).stdout)
+    sigv4 = target.with_headers(sigv4_headers(keys["AccessKeyId"], keys["SecretAccessKey"], keys.get("SessionToken"),
+                                              args.nginx_port))
+    results = measure(args.loadgen, target, args.pid, args.source, args.threads, sigv4)
     Path(args.out).write_text(json.dumps(results, indent=2))
 
 
@@ -254,6 +281,7 @@ http {{
     uwsgi_temp_path {dir}/uwsgi;
     scgi_temp_path {dir}/scgi;
     keepalive_requests 1000000;
+    map $http_authorization $denied {{ "Bearer {secret}" 0; default 1; }}
     keepalive_timeout 120s;
     sendfile on;
     server {{
@@ -266,13 +294,14 @@ http {{
         ssl_session_cache off;
         client_max_body_size 0;
         # nginx gets the real secret only through keyhole's swap (or directly in the direct phase).
-        if ($http_authorization != "Bearer {secret}") {{ return 401; }}
-        location = /small {{ default_type text/plain; return 200 "ok\\n"; }}
-        location = /big {{ alias {dir}/big.bin; default_type application/octet-stream; }}
+        # /sigv4 takes any SigV4 request: it measures keyhole's verify-and-re-sign path, not nginx.
+        location = /sigv4 {{ default_type text/plain; return 200 "ok\\n"; }}
+        location = /small {{ if ($denied) {{ return 401; }} default_type text/plain; return 200 "ok\\n"; }}
+        location = /big {{ if ($denied) {{ return 401; }} alias {dir}/big.bin; default_type application/octet-stream; }}
         # The upload sink: `return` makes nginx read and discard the body in memory (no temp file, so the
         # sink is never the bottleneck). nginx may answer before the body is in; curl keeps sending, and a
         # streaming proxy must too. BENCH_UPLOAD_SINK=read reads the whole body first (echo module) instead.
-        location = /upload {{ {upload} }}
+        location = /upload {{ if ($denied) {{ return 401; }} {upload} }}
     }}
 }}
 """
@@ -360,6 +389,10 @@ class Bench:
         result = self.keyhole("add", "bench", "--host", HOST, "--env", "BENCH_TOKEN", input=self.secret)
         if result.returncode != 0:
             raise SystemExit(f"bench: keyhole add failed: {result.stderr}")
+        aws_keys = json.dumps({"AccessKeyId": "AKIABENCHREALKEY0001", "SecretAccessKey": "bench-real-secret-key"})
+        result = self.keyhole("add", "bench-aws", "--type", "aws", "--host", HOST, input=aws_keys)
+        if result.returncode != 0:
+            raise SystemExit(f"bench: keyhole add --type aws failed: {result.stderr}")
         status = self.keyhole("status", "--json")
         if status.returncode != 0:
             raise SystemExit(f"bench: keyhole status failed: {status.stderr}")
@@ -436,14 +469,15 @@ class Bench:
 
         log("direct:")
         direct = Target(nginx_port, str(self.nginx_dir / "ca.pem"), f"Authorization: Bearer {self.secret}")
-        results["direct"] = measure(self.args.loadgen, direct, None, source, self.args.threads)
+        direct_sigv4 = direct.with_headers(sigv4_headers("AKIABENCHREALKEY0001", "bench-real-secret-key", None, nginx_port))
+        results["direct"] = measure(self.args.loadgen, direct, None, source, self.args.threads, direct_sigv4)
 
         log("through keyhole:")
         out = self.root / "keyhole-results.json"
         # The child's progress goes straight to our stderr.
         child = subprocess.run(
-            [self.args.keyhole, "run", "--only", "bench", "--", sys.executable, os.path.abspath(__file__),
-             "--phase", "keyhole", "--nginx-port", str(nginx_port), "--loadgen", self.args.loadgen,
+            [self.args.keyhole, "run", "--only", "bench", "--only", "bench-aws", "--", sys.executable,
+             os.path.abspath(__file__), "--phase", "keyhole", "--keyhole-bin", self.args.keyhole, "--nginx-port", str(nginx_port), "--loadgen", self.args.loadgen,
              "--pid", str(pid), "--source", source, "--out", str(out), "--threads", str(self.args.threads)],
             env=self.env, stdin=subprocess.DEVNULL, stdout=sys.stderr, timeout=600)
         if child.returncode != 0 or not out.exists():
@@ -488,6 +522,7 @@ def table(results: dict) -> str:
                      "PASS" if ratio >= target_ratio else "MISS"))
 
     ratio_row("GET keep-alive, c=1", "keepalive_c1", "rps", "req/s", 0.5)
+    ratio_row("GET keep-alive, c=1, SigV4 re-signed", "keepalive_c1_sigv4", "rps", "req/s", 0.4)
     ratio_row("GET keep-alive, c=64", "keepalive_c64", "rps", "req/s", 0.5)
     ratio_row("GET new TLS conn, c=16", "newconn_c16", "rps", "req/s", 0.4)
     gib = TRANSFER_BYTES / GIB
@@ -545,6 +580,7 @@ def table(results: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keyhole", help="the keyhole binary")
+    parser.add_argument("--keyhole-bin", help="(keyhole phase) the keyhole binary, for aws-credential-process")
     parser.add_argument("--loadgen", required=True, help="the compiled loadgen")
     # Two loadgen threads and two nginx workers give the highest direct figures on the 2-core machine
     # (measured: keep-alive c=64 80k -> 85k req/s, new connections c=16 1.5k -> 1.9k/s), so the direct
