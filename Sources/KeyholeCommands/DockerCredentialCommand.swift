@@ -87,21 +87,13 @@ struct DockerCredentialCommand: ParsableCommand {
             )
         }
         guard !credentials.secret.isEmpty, !Placeholder.contains(in: Substring(credentials.secret)) else { return }
-        guard let authorities = Self.authorities(forServerURL: credentials.serverURL), let first = authorities.first else {
+        guard Self.authorities(forServerURL: credentials.serverURL) != nil else {
             throw CLIError("docker-credential-keyhole: '\(credentials.serverURL)' is not a registry address", hint: nil)
         }
-        let isDockerHub = authorities.contains { Self.dockerHubHosts.contains($0.host) }
-        let hosts: [HostPattern]
-        let hostText = first.port == 443 ? first.host : first.description
-        if isDockerHub {
-            hosts = Self.dockerHubHosts.compactMap { try? HostPattern($0) }
-        } else {
-            guard let pattern = try? HostPattern(hostText) else { return }
-            hosts = [pattern]
-        }
+        guard let target = Self.importTarget(forServerURL: credentials.serverURL) else { return }
         _ = try HelperSession.importSecret(
-            credentials.secret, name: HelperSession.importName(prefix: "registry", authority: isDockerHub ? "docker.io" : hostText),
-            hosts: hosts, username: credentials.username, context: context, client: "docker-credential-keyhole"
+            credentials.secret, name: target.name, hosts: target.hosts, username: credentials.username,
+            context: context, client: "docker-credential-keyhole"
         )
     }
 
@@ -139,6 +131,22 @@ struct DockerCredentialCommand: ParsableCommand {
             }
         }
         return result
+    }
+
+    /// The name and hosts a registry's secret is stored under: `registry-HOST[-PORT]` for exactly that registry,
+    /// `registry-docker.io` for Docker Hub's registry, token service and index. Nil when `serverURL` is no
+    /// registry address.
+    static func importTarget(forServerURL serverURL: String) -> (name: String, hosts: [HostPattern])? {
+        guard let authorities = Self.authorities(forServerURL: serverURL), let first = authorities.first else {
+            return nil
+        }
+        if authorities.contains(where: { Self.dockerHubHosts.contains($0.host) }) {
+            let hosts = Self.dockerHubHosts.compactMap { try? HostPattern($0) }
+            return (HelperSession.importName(prefix: "registry", authority: "docker.io"), hosts)
+        }
+        let hostText = first.port == 443 ? first.host : first.description
+        guard let pattern = try? HostPattern(hostText) else { return nil }
+        return (HelperSession.importName(prefix: "registry", authority: hostText), [pattern])
     }
 
     /// `https://index.docker.io/v1/`, `docker.io`, `ghcr.io`, `registry.example:5000/path` -> where to look.

@@ -134,47 +134,40 @@ struct DoctorChecks {
 
     private func plainTextSecrets(into report: inout DoctorReport) {
         let environment = self.context.environment
-        let home = environment["HOME"] ?? NSHomeDirectory()
+        let home = ImportFileAccess.home(environment)
         var found = false
 
-        let gitFile = home + "/.git-credentials"
-        if let text = try? String(contentsOfFile: gitFile, encoding: .utf8) {
-            let entries = text.split(separator: "\n").filter { $0.contains("://") && $0.contains("@") }
-            if !entries.isEmpty {
-                found = true
-                report.add(
-                    "plaintext.git-credentials", "plain text", .warn,
-                    "\(gitFile) holds \(entries.count) token(s)",
-                    fix: "`keyhole import git-credentials --remove` moves them into keyhole"
-                )
-            }
+        // The same parsers as `keyhole import`, so doctor counts exactly what an import would move.
+        let xdg = environment["XDG_CONFIG_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? home + "/.config"
+        for gitFile in [home + "/.git-credentials", xdg + "/git/credentials"] {
+            guard let bytes = try? ImportFileAccess.read(gitFile) else { continue }
+            let entries = GitCredentialsFile(bytes: bytes).entries
+            guard !entries.isEmpty else { continue }
+            found = true
+            report.add(
+                "plaintext.git-credentials", "plain text", .warn,
+                "\(gitFile) holds \(entries.count) token(s) for \(Set(entries.map(\.host)).sorted().joined(separator: ", "))",
+                fix: "`keyhole import git-credentials --remove` moves them into keyhole"
+            )
         }
 
-        let dockerFile = (environment["DOCKER_CONFIG"].map { $0 } ?? home + "/.docker") + "/config.json"
-        if let data = FileManager.default.contents(atPath: dockerFile),
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let auths = object["auths"] as? [String: Any]
-        {
-            let withSecrets = auths.filter { entry in
-                guard let fields = entry.value as? [String: Any] else { return false }
-                return fields["auth"] != nil || fields["password"] != nil || fields["identitytoken"] != nil
-            }
-            if !withSecrets.isEmpty {
+        let dockerFile = (environment["DOCKER_CONFIG"] ?? home + "/.docker") + "/config.json"
+        if let bytes = try? ImportFileAccess.read(dockerFile), let config = try? DockerConfigFile(bytes: bytes) {
+            let registries = config.entries.map(\.registry) + config.problems.map(\.registry)
+            if !registries.isEmpty {
                 found = true
                 report.add(
                     "plaintext.docker-config", "plain text", .warn,
-                    "\(dockerFile) holds credentials for \(withSecrets.keys.sorted().joined(separator: ", "))",
+                    "\(dockerFile) holds credentials for \(registries.sorted().joined(separator: ", "))",
                     fix: "`keyhole import docker-config --remove` moves them into keyhole"
                 )
             }
         }
 
         let awsFile = environment["AWS_SHARED_CREDENTIALS_FILE"] ?? home + "/.aws/credentials"
-        if let text = try? String(contentsOfFile: awsFile, encoding: .utf8) {
-            let config = AWSSharedConfig(parsing: text)
-            let profiles = config.sections.filter { section in
-                section.lines.contains { $0.trimmingCharacters(in: .whitespaces).lowercased().hasPrefix("aws_secret_access_key") }
-            }.map(\.header)
+        if let bytes = try? ImportFileAccess.read(awsFile) {
+            let file = AWSCredentialsFile(bytes: bytes)
+            let profiles = file.profileNames.filter { (try? file.profile($0)) != nil }
             if !profiles.isEmpty {
                 found = true
                 report.add(

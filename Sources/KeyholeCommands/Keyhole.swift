@@ -19,7 +19,8 @@ public struct Keyhole: AsyncParsableCommand {
         subcommands: [
             DaemonCommand.self, StatusCommand.self, StopCommand.self, AddCommand.self, ListCommand.self,
             RemoveCommand.self, RotateCommand.self, RunCommand.self, EnvCommand.self, LogCommand.self,
-            GitCredentialCommand.self, DockerCredentialCommand.self, AWSCredentialProcessCommand.self, DoctorCommand.self,
+            DoctorCommand.self, ImportCommand.self, GitCredentialCommand.self, DockerCredentialCommand.self,
+            AWSCredentialProcessCommand.self,
         ]
     )
 
