@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(libsecret-1-0 libsecret-1-dev gnome-keyring dbus libsecret-tools curl openssl ca-certificates python3)
 if [[ "${1:-}" == "--test" ]]; then
     packages+=(libglib2.0-bin dbus-x11 python3-dbus git util-linux docker-registry apache2-utils skopeo)
+    # Runtimes that Tests/EndToEnd/test_runtimes.py drives through keyhole (Node 24, deno and uv come from PyPI).
+    packages+=(nodejs openjdk-17-jdk-headless golang-go ruby)
 fi
 
 missing=()

@@ -51,6 +51,8 @@ enum SessionEnvironment {
         for name in self.noProxyVariables { result.append((name, self.noProxyValue)) }
         for name in self.bundleVariables { result.append((name, grant.bundle)) }
         result.append(("NODE_EXTRA_CA_CERTS", grant.ca))
+        // Node 24.5+ (and 22.21+) then proxy fetch() and the http/https agents themselves.
+        result.append(("NODE_USE_ENV_PROXY", "1"))
         result.append(("KEYHOLE_SESSION", grant.token))
         for credential in grant.credentials.sorted(by: { $0.name < $1.name }) {
             guard let placeholder = grant.placeholders[credential.name] else { continue }

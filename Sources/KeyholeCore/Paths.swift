@@ -48,6 +48,10 @@ public struct Paths: Sendable, Equatable {
     public var caCertificateFile: String { self.dataDirectory + "/ca.pem" }
     public var caKeyFile: String { self.dataDirectory + "/ca-key.pem" }
     public var trustBundleFile: String { self.dataDirectory + "/bundle.pem" }
+    /// The trust bundle as a PKCS#12 trust store for Java (`javax.net.ssl.trustStore`).
+    public var javaTrustStoreFile: String { self.dataDirectory + "/truststore.p12" }
+    /// The script Node preloads to reach the proxy before it honours `NODE_USE_ENV_PROXY`.
+    public var nodePreloadFile: String { self.dataDirectory + "/node-proxy.cjs" }
     public var vaultFile: String { self.dataDirectory + "/vault.json" }
     public var vaultKeyFile: String { self.dataDirectory + "/vault.key" }
     public var auditLogFile: String { self.stateDirectory + "/audit.jsonl" }
