@@ -91,8 +91,10 @@ struct DoctorReport: Encodable {
             }
             let label = color ? code + mark + "\u{1B}[0m" : mark
             lines.append("\(label)  \(check.title.padding(toLength: width, withPad: " ", startingAt: 0))\(check.detail)")
-            if let fix = check.fix, check.status != .ok {
-                lines.append(String(repeating: " ", count: 6 + width) + "fix: " + fix)
+            if let fix = check.fix {
+                // A fix for what is wrong; on a line that is fine, a note (e.g. a runtime that works with one).
+                let word = check.status == .ok || check.status == .skip ? "note: " : "fix: "
+                lines.append(String(repeating: " ", count: 6 + width) + word + fix)
             }
         }
         let failures = self.checks.filter { $0.status == .fail }.count

@@ -11,6 +11,9 @@ public struct ControlRequest: Codable, Sendable {
         case importCredential
         /// Run the end-to-end self-test (`keyhole doctor`).
         case selfTest
+        /// Start a reach server and a session without credentials, both kept until this connection closes
+        /// (`keyhole doctor` probes runtimes against it): answers `session` and `reachURL`.
+        case reachTest
     }
 
     public var command: Command
@@ -49,6 +52,7 @@ public struct ControlResponse: Codable, Sendable {
     public var session: SessionGrant?
     public var helper: HelperGrant?
     public var selfTest: SelfTestReport?
+    public var reachURL: String?
 
     public init(ok: Bool) {
         self.ok = ok

@@ -1,7 +1,9 @@
 import Foundation
 import KeyholeControl
 import KeyholeCore
+import KeyholeProxy
 import Logging
+import NIOConcurrencyHelpers
 import NIOPosix
 
 /// Answers the CLI's requests on the control socket. Every change to credentials goes through here, so the
@@ -17,6 +19,8 @@ final class ControlService: ControlRequestHandler, Sendable {
     private let proxyAddress: String
     private let paths: Paths
     private let selfTest: SelfTest?
+    /// Reach servers of `reachTest`, by control connection: they stop when it closes.
+    private let reachServers = NIOLockedValueBox<[UInt64: (SelfTestUpstream, Authority)]>([:])
 
     init(
         registry: SessionRegistry,
@@ -56,6 +60,9 @@ final class ControlService: ControlRequestHandler, Sendable {
     }
 
     func connectionClosed(peer: ControlPeer) async {
+        if let (server, authority) = self.reachServers.withLockedValue({ $0.removeValue(forKey: peer.connectionID) }) {
+            await self.selfTest?.stopReachServer(server, authority)
+        }
         let ended = self.registry.closeAll(connectionID: peer.connectionID)
         for id in ended {
             self.logger.info("session ended", metadata: ["session": "\(id)", "reason": "run exited"])
@@ -89,6 +96,8 @@ final class ControlService: ControlRequestHandler, Sendable {
                 return try self.helperSession(request)
             case .importCredential:
                 return try await self.importCredential(request)
+            case .reachTest:
+                return try await self.reachTest(peer: peer)
             case .selfTest:
                 guard let selfTest = self.selfTest else { throw DaemonError.invalidRequest("no self-test here") }
                 var response = ControlResponse(ok: true)
@@ -162,6 +171,25 @@ final class ControlService: ControlRequestHandler, Sendable {
                 throw DaemonError.invalidAWSSecret("\(error)")
             }
         }
+    }
+
+    private func reachTest(peer: ControlPeer) async throws -> ControlResponse {
+        guard let selfTest = self.selfTest else { throw DaemonError.invalidRequest("no self-test here") }
+        let (server, authority) = try await selfTest.startReachServer()
+        let previous = self.reachServers.withLockedValue { servers in
+            let previous = servers[peer.connectionID]
+            servers[peer.connectionID] = (server, authority)
+            return previous
+        }
+        if let (server, authority) = previous { await selfTest.stopReachServer(server, authority) }
+        let (entry, _) = try self.registry.open(names: [], kind: .run, ttlSeconds: nil, connectionID: peer.connectionID)
+        var response = ControlResponse(ok: true)
+        response.session = SessionGrant(
+            id: entry.id, token: entry.token, proxy: self.proxyAddress, ca: self.paths.caCertificateFile,
+            bundle: self.paths.trustBundleFile, placeholders: [:], credentials: [], expires: nil
+        )
+        response.reachURL = "https://\(authority)\(SelfTestUpstream.reachPath)"
+        return response
     }
 
     private func helperSession(_ request: ControlRequest) throws -> ControlResponse {

@@ -94,4 +94,23 @@ struct SelfTest: Sendable {
             return report(false, "swap", "the test server answered \(status): it did not receive the secret")
         }
     }
+
+    /// A self-test server that answers `/reach` for as long as the caller keeps it, behind a `keyhole.invalid`
+    /// name routed to it. Runtimes probed by `keyhole doctor` reach it only through the proxy with the keyhole CA
+    /// trusted, which is what `keyhole run` must give them.
+    func startReachServer() async throws -> (SelfTestUpstream, Authority) {
+        let host = "reach-\(RandomToken.hex(byteCount: 4)).\(SelfTestRoutes.domain)"
+        let context = try await self.leafCache.serverContext(for: host, on: self.group.next()).get()
+        let server = try await SelfTestUpstream.start(
+            group: self.group, context: context, expectedAuthorization: "-", placeholderAuthorization: "-"
+        )
+        let authority = Authority(host: host, port: server.port)
+        self.routes.add(authority, port: server.port)
+        return (server, authority)
+    }
+
+    func stopReachServer(_ server: SelfTestUpstream, _ authority: Authority) async {
+        self.routes.remove(authority)
+        await server.close()
+    }
 }

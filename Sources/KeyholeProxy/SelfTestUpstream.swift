@@ -12,6 +12,9 @@ public final class SelfTestUpstream: Sendable {
         case secret, placeholder, neither
     }
 
+    /// The path that answers `204` to anything: `keyhole doctor` checks that a runtime reaches it through the proxy.
+    public static let reachPath = "/reach"
+
     private let channel: any Channel
     private let outcome: NIOLockedValueBox<Outcome?>
 
@@ -65,6 +68,7 @@ final class SelfTestRequestHandler: ChannelInboundHandler {
     private let placeholder: String
     private let outcome: NIOLockedValueBox<SelfTestUpstream.Outcome?>
     private var verified = false
+    private var reach = false
 
     init(expected: String, placeholder: String, outcome: NIOLockedValueBox<SelfTestUpstream.Outcome?>) {
         self.expected = expected
@@ -74,6 +78,8 @@ final class SelfTestRequestHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch self.unwrapInboundIn(data) {
+        case .head(let head) where head.uri == SelfTestUpstream.reachPath:
+            self.reach = true
         case .head(let head):
             let authorization = head.headers.first(name: "authorization")
             let result: SelfTestUpstream.Outcome =
@@ -82,6 +88,11 @@ final class SelfTestRequestHandler: ChannelInboundHandler {
             self.outcome.withLockedValue { $0 = result }
         case .body:
             break
+        case .end where self.reach:
+            self.reach = false
+            let head = HTTPResponseHead(version: .http1_1, status: .noContent, headers: ["Connection": "close"])
+            context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+            context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
         case .end:
             let body = self.verified ? "verified\n" : "not the expected secret\n"
             var headers = HTTPHeaders()

@@ -96,3 +96,16 @@ def test_keyring_locked(keyhole_bin, upstream):
         finally:
             keyring.stop()
             user.cleanup()
+
+
+def test_runtimes_are_probed_through_keyhole(user):
+    user.status()
+    result = user.cmd("doctor", "--json", timeout=180)
+    checks = {c["id"]: c for c in json.loads(result.stdout)["checks"]}
+    for name in ("curl", "python3"):
+        check = checks[f"runtime.{name}"]
+        assert check["status"] == "ok" and "reached through keyhole (probed)" in check["detail"], check
+    if "runtime.docker" in checks:
+        assert checks["runtime.docker"]["status"] == "warn" and "dockerd" in checks["runtime.docker"]["fix"]
+    # The probe session and its reach server are gone afterwards.
+    assert user.status()["sessions"] == 0
