@@ -42,7 +42,9 @@ public enum KeyholeMain {
             let code = Keyhole.exitCode(for: error).rawValue
             let message = Keyhole.fullMessage(for: error)
             if !message.isEmpty {
-                FileHandle.standardError.write(Data((message + "\n").utf8))
+                // A clean exit (--help, --version, completion scripts, dump-help) is output, an error is not.
+                let handle = code == 0 ? FileHandle.standardOutput : FileHandle.standardError
+                handle.write(Data((message + "\n").utf8))
             }
             return code
         }

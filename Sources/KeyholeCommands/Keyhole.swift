@@ -20,6 +20,7 @@ public struct Keyhole: AsyncParsableCommand {
             DaemonCommand.self, StatusCommand.self, StopCommand.self, AddCommand.self, ListCommand.self,
             RemoveCommand.self, RotateCommand.self, RunCommand.self, EnvCommand.self, LogCommand.self,
             GitCredentialCommand.self, DockerCredentialCommand.self, AWSCredentialProcessCommand.self,
+            ShellInitCommand.self, WrapCommand.self, UnwrapCommand.self,
         ]
     )
 
