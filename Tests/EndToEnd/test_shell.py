@@ -273,3 +273,22 @@ def test_unwrap_removes_wrapper_and_name_and_refuses_unknown_names(user):
     assert json.loads(user.ok("wrap", "--list", "--json").stdout) == []
     assert "Nothing is wrapped" in user.ok("wrap", "--list").stdout
     assert user.cmd("unwrap").returncode != 0, "a name or --all is needed"
+
+
+# ---- completions
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_an_interactive_shell_gets_keyholes_completions(user, shell):
+    check = {
+        "bash": f"{init_line(user, shell)}; complete -p keyhole",
+        "zsh": f"autoload -Uz compinit; compinit -u -d {user.scratch}/zcompdump; {init_line(user, shell)}; "
+               "print -r -- completion=$_comps[keyhole]",
+        "fish": f"{init_line(user, shell)}; complete -c keyhole | string match -q '*shell-init*'; and echo found",
+    }[shell]
+    command = shell_command(shell, check)
+    command.insert(-2, "-i")  # interactive: completions are only loaded there
+    result = subprocess.run(command, env=user.env, capture_output=True, text=True, timeout=60,
+                            stdin=subprocess.DEVNULL, cwd=str(user.scratch))
+    expected = {"bash": "-F _keyhole keyhole", "zsh": "completion=_keyhole", "fish": "found"}[shell]
+    assert expected in result.stdout, result.stdout + result.stderr
