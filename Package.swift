@@ -106,6 +106,7 @@ let package = Package(
             dependencies: ["KeyholeCommands"]
         ),
         .testTarget(name: "KeyholeCoreTests", dependencies: ["KeyholeCore"]),
+        .testTarget(name: "KeyholeCommandsTests", dependencies: ["KeyholeCommands", "KeyholeCore"]),
         .testTarget(name: "KeyholeControlTests", dependencies: ["KeyholeControl", "KeyholeCore"]),
         .testTarget(name: "KeyholeStoreTests", dependencies: ["KeyholeStore", "KeyholeCore"]),
         .testTarget(

@@ -3,9 +3,10 @@
 # Safe to run again: it installs only missing packages.
 set -euo pipefail
 
-packages=(libsecret-1-0 libsecret-1-dev gnome-keyring dbus libsecret-tools curl openssl ca-certificates python3)
+packages=(libsecret-1-0 libsecret-1-dev gnome-keyring dbus libsecret-tools curl openssl ca-certificates python3 make)
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(libglib2.0-bin dbus-x11 python3-dbus git util-linux docker-registry apache2-utils skopeo)
+    # zsh and fish: the shell integration is tested in the real shells; man-db renders the installed man pages.
+    packages+=(libglib2.0-bin dbus-x11 python3-dbus git util-linux docker-registry apache2-utils skopeo zsh fish man-db)
     # Runtimes that Tests/EndToEnd/test_runtimes.py drives through keyhole (Node 24, deno and uv come from PyPI).
     packages+=(nodejs openjdk-17-jdk-headless golang-go ruby)
 fi

@@ -42,7 +42,7 @@ public enum KeyholeMain {
             let code = Keyhole.exitCode(for: error).rawValue
             let message = Keyhole.fullMessage(for: error)
             if !message.isEmpty {
-                // Help and version (exit 0) go to stdout, so they can be paged or piped; errors to stderr.
+                // A clean exit (--help, --version, completion scripts, dump-help) is output, an error is not.
                 let handle = code == 0 ? FileHandle.standardOutput : FileHandle.standardError
                 handle.write(Data((message + "\n").utf8))
             }

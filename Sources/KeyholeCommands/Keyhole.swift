@@ -20,7 +20,7 @@ public struct Keyhole: AsyncParsableCommand {
             DaemonCommand.self, StatusCommand.self, StopCommand.self, AddCommand.self, ListCommand.self,
             RemoveCommand.self, RotateCommand.self, RunCommand.self, EnvCommand.self, LogCommand.self,
             DoctorCommand.self, ImportCommand.self, GitCredentialCommand.self, DockerCredentialCommand.self,
-            AWSCredentialProcessCommand.self,
+            AWSCredentialProcessCommand.self, ShellInitCommand.self, WrapCommand.self, UnwrapCommand.self,
         ]
     )
 
