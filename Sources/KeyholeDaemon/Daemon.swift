@@ -80,7 +80,7 @@ public enum Daemon {
         let repository = CredentialRepository(directory: paths.credentialsDirectory)
         let registry = SessionRegistry(definitions: try repository.load())
         let auditLog = AuditLog(path: paths.auditLogFile)
-        let selfTestRoutes = try SelfTestRoutes(caPEM: authority.certificatePEM)
+        let selfTestRoutes = SelfTestRoutes(caPEM: authority.certificatePEM)
 
         let dependencies = ProxyDependencies(
             sessions: registry,

@@ -8,17 +8,27 @@ import NIOSSL
 public final class SelfTestRoutes: Sendable {
     public static let domain = "keyhole.invalid"
 
-    /// Trusts the keyhole CA alone.
-    let tlsContext: NIOSSLContext
+    private let caPEM: String
     private let ports = NIOLockedValueBox<[Authority: Int]>([:])
+    /// Trusts the keyhole CA alone; made at the first self-test, so an idle daemon does not carry it.
+    private let context = NIOLockedValueBox<NIOSSLContext?>(nil)
 
-    public init(caPEM: String) throws {
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.certificateVerification = .fullVerification
-        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))
-        configuration.minimumTLSVersion = .tlsv12
-        configuration.applicationProtocols = ["http/1.1"]
-        self.tlsContext = try NIOSSLContext(configuration: configuration)
+    public init(caPEM: String) {
+        self.caPEM = caPEM
+    }
+
+    func tlsContext() throws -> NIOSSLContext {
+        try self.context.withLockedValue { context in
+            if let context { return context }
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.certificateVerification = .fullVerification
+            configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(self.caPEM.utf8)))
+            configuration.minimumTLSVersion = .tlsv12
+            configuration.applicationProtocols = ["http/1.1"]
+            let made = try NIOSSLContext(configuration: configuration)
+            context = made
+            return made
+        }
     }
 
     public static func isSelfTest(_ authority: Authority) -> Bool {

@@ -38,7 +38,11 @@ public struct SocketUpstreamConnector: UpstreamConnector {
                 return eventLoop.makeFailedFuture(UnknownSelfTestHost(authority: authority))
             }
             target = Authority(host: "127.0.0.1", port: port)
-            context = selfTest.tlsContext
+            do {
+                context = try selfTest.tlsContext()
+            } catch {
+                return eventLoop.makeFailedFuture(error)
+            }
         }
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(self.connectTimeout)
