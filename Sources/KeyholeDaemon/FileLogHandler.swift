@@ -1,4 +1,5 @@
 import Foundation
+import KeyholeCore
 import Logging
 import NIOConcurrencyHelpers
 
@@ -37,7 +38,7 @@ struct FileLogHandler: LogHandler {
         if let extra = event.metadata {
             merged.merge(extra) { _, new in new }
         }
-        let time = ISO8601DateFormatter.string(from: Date(), timeZone: .current, formatOptions: [.withInternetDateTime])
+        let time = Timestamp.local(from: Date())
         let meta = merged.isEmpty ? "" : " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
         let line = "\(time) \(event.level) \(self.label): \(event.message)\(meta)\n"
         self.sink.write(line)

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import Testing
 
@@ -432,5 +433,27 @@ extension String {
             }
         }
         return result
+    }
+}
+
+@Suite struct TimestampTests {
+    @Test func utcWithMilliseconds() {
+        #expect(Timestamp.string(from: Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
+        #expect(Timestamp.string(from: Date(timeIntervalSince1970: 1_795_442_587.1231)) == "2026-11-23T14:03:07.123Z")
+        #expect(Timestamp.string(from: Date(timeIntervalSince1970: 951_782_400.999)) == "2000-02-29T00:00:00.999Z")
+    }
+
+    @Test func localHasAnOffset() {
+        let text = Timestamp.local(from: Date(timeIntervalSince1970: 1_795_442_587))
+        #expect(text.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$"#, options: .regularExpression) != nil)
+    }
+
+    @Test func matchesFoundationsFormatter() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        for seconds in stride(from: 0.0, to: 4_000_000_000.0, by: 123_456_789.321) {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(Timestamp.string(from: date) == formatter.string(from: date))
+        }
     }
 }
