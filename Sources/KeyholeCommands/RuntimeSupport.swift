@@ -25,14 +25,29 @@ enum RuntimeSupport {
         "jdk.http.auth.tunneling.disabledSchemes", "jdk.http.auth.proxying.disabledSchemes",
     ]
 
+    /// The argument file (in the session's directory) holding the proxy's credentials for the `java` launcher.
+    static let javaProxyAuthFile = "java-proxy-auth"
+
+    /// `sessionDirectory`: where the proxy's credentials go for Java (`JDK_JAVA_OPTIONS=@FILE`), so that the
+    /// `Picked up JAVA_TOOL_OPTIONS` line every JVM prints on stderr never shows the session token. Without one
+    /// they go into `JAVA_TOOL_OPTIONS` like the rest.
     static func variables(
         for grant: SessionGrant,
         paths: Paths,
-        environment: [String: String]
+        environment: [String: String],
+        sessionDirectory: String? = nil
     ) -> [(name: String, value: String)] {
         var result: [(name: String, value: String)] = []
         if let path = try? self.writeJavaTrustStore(grant, to: paths.javaTrustStoreFile) {
-            let options = self.javaOptions(for: grant, trustStore: path)
+            var options = self.javaOptions(for: grant, trustStore: path)
+            if let sessionDirectory {
+                let credentials = options.filter { self.isJavaProxyCredential($0) }
+                let file = sessionDirectory + "/" + self.javaProxyAuthFile
+                if (try? FileSystem.writeAtomically(Array((credentials.joined(separator: "\n") + "\n").utf8), to: file, mode: 0o600)) != nil {
+                    options.removeAll { self.isJavaProxyCredential($0) }
+                    result.append(("JDK_JAVA_OPTIONS", self.appendArgumentFile(file, to: environment["JDK_JAVA_OPTIONS"])))
+                }
+            }
             result.append(("JAVA_TOOL_OPTIONS", self.appendJava(options, to: environment["JAVA_TOOL_OPTIONS"])))
         }
         if (try? self.writeIfChanged(Array(NodeProxyPreload.source.utf8), to: paths.nodePreloadFile)) != nil {
@@ -89,6 +104,19 @@ enum RuntimeSupport {
         options += ["-Djdk.http.auth.tunneling.disabledSchemes=", "-Djdk.http.auth.proxying.disabledSchemes="]
         // The JVM splits JAVA_TOOL_OPTIONS at white space and (since 9) honours double quotes.
         return options.map { $0.contains(where: \.isWhitespace) ? "\"\($0)\"" : $0 }
+    }
+
+    static func isJavaProxyCredential(_ option: String) -> Bool {
+        ["https.proxyUser", "https.proxyPassword", "http.proxyUser", "http.proxyPassword"]
+            .contains { option.hasPrefix("-D\($0)=") }
+    }
+
+    /// `existing` without an argument file of an earlier keyhole session, then `@FILE`.
+    static func appendArgumentFile(_ file: String, to existing: String?) -> String {
+        let kept = self.splitOptions(existing ?? "").filter { option in
+            !(option.hasPrefix("@") && option.hasSuffix("/" + self.javaProxyAuthFile))
+        }
+        return (kept + ["@" + file]).joined(separator: " ")
     }
 
     /// `existing` without the properties keyhole sets, then `options`.

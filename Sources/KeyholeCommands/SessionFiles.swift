@@ -58,7 +58,9 @@ struct SessionFiles {
             try files.writeHelpers(environment: environment)
             try files.writeDockerConfig(grant)
             try files.writeAWSConfig(grant, environment: environment)
-            files.variables += RuntimeSupport.variables(for: grant, paths: paths, environment: environment)
+            files.variables += RuntimeSupport.variables(
+                for: grant, paths: paths, environment: environment, sessionDirectory: directory
+            )
         } catch {
             files.remove()
             throw CLIError("could not write the session's client configuration: \(error)", hint: "check \(paths.sessionsDirectory)")

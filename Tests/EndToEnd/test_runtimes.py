@@ -176,16 +176,22 @@ def test_runtime_variables_keep_the_users_own_options(kh):
     for option in (f"-Djavax.net.ssl.trustStore={kh.data_dir / 'truststore.p12'}",
                    "-Djavax.net.ssl.trustStoreType=PKCS12", "-Djavax.net.ssl.trustStorePassword=changeit",
                    "-Dhttps.proxyHost=127.0.0.1", f"-Dhttps.proxyPort={port}", "-Dhttp.proxyHost=127.0.0.1",
-                   f"-Dhttp.proxyPort={port}", "-Dhttps.proxyUser=keyhole", f"-Dhttps.proxyPassword={token}",
+                   f"-Dhttp.proxyPort={port}",
                    "-Djdk.http.auth.tunneling.disabledSchemes=", "-Djdk.http.auth.proxying.disabledSchemes="):
         assert option in java, f"{option} missing from JAVA_TOOL_OPTIONS"
+    # The proxy's credentials reach the `java` launcher from a session file, so that the options every JVM prints
+    # on stderr never show the session token.
+    assert token not in env["JAVA_TOOL_OPTIONS"] and "proxyPassword" not in env["JAVA_TOOL_OPTIONS"]
+    (argfile,) = env["JDK_JAVA_OPTIONS"].split(" ")
+    assert argfile.startswith("@") and argfile.endswith("/java-proxy-auth"), env["JDK_JAVA_OPTIONS"]
 
     # A later session (`eval "$(keyhole env)"` again) replaces the earlier session's options instead of piling up.
-    again = session_env(kh, {"JAVA_TOOL_OPTIONS": env["JAVA_TOOL_OPTIONS"], "NODE_OPTIONS": env["NODE_OPTIONS"]})
+    again = session_env(kh, {"JAVA_TOOL_OPTIONS": env["JAVA_TOOL_OPTIONS"], "NODE_OPTIONS": env["NODE_OPTIONS"],
+                             "JDK_JAVA_OPTIONS": "-Xss2m " + env["JDK_JAVA_OPTIONS"]})
     assert again["NODE_OPTIONS"] == env["NODE_OPTIONS"]
     assert again["JAVA_TOOL_OPTIONS"].count("-Djavax.net.ssl.trustStore=") == 1
-    assert f"-Dhttps.proxyPassword={again['KEYHOLE_SESSION']}" in again["JAVA_TOOL_OPTIONS"]
-    assert f"-Dhttps.proxyPassword={token}" not in again["JAVA_TOOL_OPTIONS"]
+    own, argfile_again = again["JDK_JAVA_OPTIONS"].split(" ")
+    assert own == "-Xss2m" and argfile_again != argfile and argfile_again.endswith("/java-proxy-auth")
 
 
 def test_java_trust_store_holds_system_roots_and_the_keyhole_ca(kh):
@@ -298,6 +304,7 @@ def test_java_with_an_authenticator(kh, upstream, url, java_program, client):
     result = kh.run(*java_program, client, url, timeout=120)
     reached(kh, upstream, mark, result)
     assert "Picked up JAVA_TOOL_OPTIONS" in result.stderr
+    assert "proxyPassword" not in result.stderr, "the JVM printed the session token"
 
 
 @pytest.mark.parametrize("client", ["httpclient-bare", "urlconnection-bare"])

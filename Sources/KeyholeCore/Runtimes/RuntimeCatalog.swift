@@ -58,7 +58,7 @@ public enum RuntimeCatalog {
         ),
         Runtime(
             name: "java", executables: ["java"], versionArguments: ["-version"], versionPrefix: "version \"",
-            variables: ["JAVA_TOOL_OPTIONS"],
+            variables: ["JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS"],
             assess: Self.assessJava
         ),
         Runtime(
@@ -166,7 +166,8 @@ public enum RuntimeCatalog {
             "JAVA_TOOL_OPTIONS sets the trust store (system roots + keyhole CA) and the proxy, but the JDK sends "
                 + "the proxy's credentials only through an Authenticator: code or tools that answer with "
                 + "https.proxyUser/https.proxyPassword (as Gradle does) work; HttpURLConnection or HttpClient "
-                + "without one gets 407. The JVM prints JAVA_TOOL_OPTIONS, session token included, on stderr"
+                + "without one gets 407. The credentials reach the `java` launcher through JDK_JAVA_OPTIONS=@FILE, so "
+                + "the options every JVM prints on stderr never show the session token"
         )
     }
 }
