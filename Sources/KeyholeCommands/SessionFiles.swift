@@ -88,7 +88,19 @@ struct SessionFiles {
             case "expires": ended = Double(number) <= now.timeIntervalSince1970
             default: ended = false
             }
-            if ended { try? FileManager.default.removeItem(atPath: directory) }
+            guard ended else { continue }
+            let argumentFile = directory + "/" + RuntimeSupport.javaProxyAuthFile
+            if parts[0] == "expires", FileSystem.exists(argumentFile) {
+                // A shell that ran `eval "$(keyhole env)"` may still name this file in JDK_JAVA_OPTIONS, and the
+                // `java` launcher refuses to start without it: keep it, empty, and drop everything else.
+                let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+                for entry in entries where entry != RuntimeSupport.javaProxyAuthFile {
+                    try? FileManager.default.removeItem(atPath: directory + "/" + entry)
+                }
+                try? FileSystem.writeAtomically([], to: argumentFile, mode: 0o600)
+            } else {
+                try? FileManager.default.removeItem(atPath: directory)
+            }
         }
     }
 

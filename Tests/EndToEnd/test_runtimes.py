@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -360,3 +361,21 @@ def test_uv_index_request(kh, upstream, tmp_path):
     assert authorization == [f"Bearer {kh.secret}"], str(result)
     assert requests[0]["server"] == "tls"
     assert kh.secret not in result.stdout + result.stderr
+
+
+def test_an_expired_env_session_leaves_java_able_to_start(kh, java_program, tmp_path):
+    """`eval "$(keyhole env)"` puts an argument file in JDK_JAVA_OPTIONS; the `java` launcher refuses to start
+    without it, so when the session is swept the file stays, emptied of the (dead) token."""
+    need("java")
+    result = kh.cmd("env", "--shell", "json", "--ttl", "1")
+    assert result.returncode == 0, result
+    env = json.loads(result.stdout)
+    argfile = Path(env["JDK_JAVA_OPTIONS"].split(" ")[-1][1:])
+    assert env["KEYHOLE_SESSION"] in argfile.read_text()
+    time.sleep(2)
+    assert kh.run("true").returncode == 0  # a later session sweeps the ended one
+    assert argfile.exists() and argfile.read_text() == ""
+    assert [p.name for p in argfile.parent.iterdir()] == ["java-proxy-auth"]
+    started = subprocess.run(["java", "-version"], capture_output=True, text=True, timeout=120,
+                             env=dict(os.environ, JDK_JAVA_OPTIONS=env["JDK_JAVA_OPTIONS"]))
+    assert started.returncode == 0, started.stderr
