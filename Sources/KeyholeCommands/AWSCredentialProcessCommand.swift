@@ -50,10 +50,7 @@ struct AWSCredentialProcessCommand: ParsableCommand {
             version: 1, accessKeyID: keys.accessKeyID, secretAccessKey: keys.secretAccessKey,
             sessionToken: keys.sessionToken, expiration: expiration
         )
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        FileHandle.standardOutput.write(try encoder.encode(output))
-        FileHandle.standardOutput.write(Data("\n".utf8))
+        try Terminal.printJSON(output, pretty: false)
     }
 }
 

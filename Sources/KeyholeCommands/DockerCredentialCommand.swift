@@ -68,7 +68,7 @@ struct DockerCredentialCommand: ParsableCommand {
                 let answer = DockerCredentials(
                     serverURL: serverURL, username: definition.username ?? Self.defaultUsername, secret: placeholder
                 )
-                try Self.write(answer)
+                try Terminal.printJSON(answer, pretty: false)
                 return
             }
         }
@@ -111,7 +111,7 @@ struct DockerCredentialCommand: ParsableCommand {
                 registries[key] = definition.username ?? Self.defaultUsername
             }
         }
-        try Self.write(registries)
+        try Terminal.printJSON(registries, pretty: false)
     }
 
     /// The `credHelpers` keys of generic credentials: every exact host pattern (`host` or `host:port`), and the
@@ -142,11 +142,11 @@ struct DockerCredentialCommand: ParsableCommand {
         }
         if authorities.contains(where: { Self.dockerHubHosts.contains($0.host) }) {
             let hosts = Self.dockerHubHosts.compactMap { try? HostPattern($0) }
-            return (HelperSession.importName(prefix: "registry", authority: "docker.io"), hosts)
+            return (CredentialDefinition.derivedName(prefix: "registry", from: "docker.io"), hosts)
         }
         let hostText = first.port == 443 ? first.host : first.description
         guard let pattern = try? HostPattern(hostText) else { return nil }
-        return (HelperSession.importName(prefix: "registry", authority: hostText), [pattern])
+        return (CredentialDefinition.derivedName(prefix: "registry", from: hostText), [pattern])
     }
 
     /// `https://index.docker.io/v1/`, `docker.io`, `ghcr.io`, `registry.example:5000/path` -> where to look.
@@ -163,12 +163,6 @@ struct DockerCredentialCommand: ParsableCommand {
         return [authority]
     }
 
-    private static func write(_ value: some Encodable) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        FileHandle.standardOutput.write(try encoder.encode(value))
-        FileHandle.standardOutput.write(Data("\n".utf8))
-    }
 }
 
 /// The docker-credential-helpers JSON object.

@@ -134,12 +134,10 @@ struct DoctorChecks {
 
     private func plainTextSecrets(into report: inout DoctorReport) {
         let environment = self.context.environment
-        let home = ImportFileAccess.home(environment)
         var found = false
 
-        // The same parsers as `keyhole import`, so doctor counts exactly what an import would move.
-        let xdg = environment["XDG_CONFIG_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? home + "/.config"
-        for gitFile in [home + "/.git-credentials", xdg + "/git/credentials"] {
+        // The same files and parsers as `keyhole import`, so doctor counts exactly what an import would move.
+        for gitFile in ImportFileAccess.gitCredentialsFiles(environment) {
             guard let bytes = try? ImportFileAccess.read(gitFile) else { continue }
             let entries = GitCredentialsFile(bytes: bytes).entries
             guard !entries.isEmpty else { continue }
@@ -151,7 +149,7 @@ struct DoctorChecks {
             )
         }
 
-        let dockerFile = (environment["DOCKER_CONFIG"] ?? home + "/.docker") + "/config.json"
+        let dockerFile = ImportFileAccess.dockerConfigFile(environment)
         if let bytes = try? ImportFileAccess.read(dockerFile), let config = try? DockerConfigFile(bytes: bytes) {
             let registries = config.entries.map(\.registry) + config.problems.map(\.registry)
             if !registries.isEmpty {
@@ -164,7 +162,7 @@ struct DoctorChecks {
             }
         }
 
-        let awsFile = environment["AWS_SHARED_CREDENTIALS_FILE"] ?? home + "/.aws/credentials"
+        let awsFile = ImportFileAccess.awsCredentialsFile(environment)
         if let bytes = try? ImportFileAccess.read(awsFile) {
             let file = AWSCredentialsFile(bytes: bytes)
             let profiles = file.profileNames.filter { (try? file.profile($0)) != nil }

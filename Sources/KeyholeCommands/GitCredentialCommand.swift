@@ -79,7 +79,7 @@ struct GitCredentialCommand: ParsableCommand {
         if Placeholder.contains(in: Substring(password)) { return }
         guard let pattern = try? HostPattern(host) else { return }
         _ = try HelperSession.importSecret(
-            password, name: HelperSession.importName(prefix: "git", authority: host), hosts: [pattern],
+            password, name: CredentialDefinition.derivedName(prefix: "git", from: host), hosts: [pattern],
             username: request.username, context: context, client: "git-credential-keyhole"
         )
     }

@@ -83,21 +83,4 @@ struct HelperSession {
             return nil
         }
     }
-
-    /// `git-github.com`, `registry-ghcr.io-5000`: a credential name made from a client and a host.
-    static func importName(prefix: String, authority: String) -> String {
-        let cleaned = authority.unicodeScalars.map { scalar -> Character in
-            let allowed = (scalar.value < 128) && (CharacterSetASCII.isAlphanumeric(UInt8(scalar.value))
-                || scalar == "." || scalar == "-" || scalar == "_")
-            return allowed ? Character(scalar) : "-"
-        }
-        return String((prefix + "-" + String(cleaned)).prefix(64))
-    }
-}
-
-enum CharacterSetASCII {
-    static func isAlphanumeric(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-    }
 }

@@ -66,10 +66,8 @@ struct ImportAWSProfileCommand: ParsableCommand {
         let path: String
         if let file = self.file {
             path = ImportFileAccess.expandTilde(file, environment: environment)
-        } else if let configured = environment["AWS_SHARED_CREDENTIALS_FILE"], !configured.isEmpty {
-            path = ImportFileAccess.expandTilde(configured, environment: environment)
         } else {
-            path = ImportFileAccess.home(environment) + "/.aws/credentials"
+            path = ImportFileAccess.awsCredentialsFile(environment)
         }
         guard let bytes = try ImportFileAccess.read(path) else {
             throw CLIError(

@@ -35,10 +35,8 @@ struct ImportDockerConfigCommand: ParsableCommand {
         let path: String
         if let file = self.file {
             path = ImportFileAccess.expandTilde(file, environment: environment)
-        } else if let directory = environment["DOCKER_CONFIG"], !directory.isEmpty {
-            path = directory + "/config.json"
         } else {
-            path = ImportFileAccess.home(environment) + "/.docker/config.json"
+            path = ImportFileAccess.dockerConfigFile(environment)
         }
         guard let bytes = try ImportFileAccess.read(path) else {
             throw CLIError(

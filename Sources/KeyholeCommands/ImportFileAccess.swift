@@ -22,6 +22,40 @@ enum ImportFileAccess {
         return path
     }
 
+    // MARK: Where the plain-text files are (import, doctor and run read the same ones)
+
+    /// git's `store` helper files: `~/.git-credentials` and `$XDG_CONFIG_HOME/git/credentials`.
+    static func gitCredentialsFiles(_ environment: [String: String]) -> [String] {
+        let home = Self.home(environment)
+        let xdg = environment["XDG_CONFIG_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? home + "/.config"
+        return [home + "/.git-credentials", xdg + "/git/credentials"]
+    }
+
+    /// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
+    static func dockerConfigFile(_ environment: [String: String]) -> String {
+        if let directory = environment["DOCKER_CONFIG"], !directory.isEmpty {
+            return Self.expandTilde(directory, environment: environment) + "/config.json"
+        }
+        return Self.home(environment) + "/.docker/config.json"
+    }
+
+    /// `$AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`.
+    static func awsCredentialsFile(_ environment: [String: String]) -> String {
+        Self.awsFile("AWS_SHARED_CREDENTIALS_FILE", default: "/.aws/credentials", environment)
+    }
+
+    /// `$AWS_CONFIG_FILE`, else `~/.aws/config`.
+    static func awsConfigFile(_ environment: [String: String]) -> String {
+        Self.awsFile("AWS_CONFIG_FILE", default: "/.aws/config", environment)
+    }
+
+    private static func awsFile(_ variable: String, default path: String, _ environment: [String: String]) -> String {
+        if let configured = environment[variable], !configured.isEmpty {
+            return Self.expandTilde(configured, environment: environment)
+        }
+        return Self.home(environment) + path
+    }
+
     /// The file's bytes, or nil when it does not exist.
     static func read(_ path: String) throws -> [UInt8]? {
         do throws(FileSystemError) {

@@ -33,14 +33,8 @@ struct ImportGitCredentialsCommand: ParsableCommand {
     func run() throws {
         let importer = Importer(output: self.output, removal: self.removal)
         let environment = importer.context.environment
-        let home = ImportFileAccess.home(environment)
-        let paths: [String]
-        if let file = self.file {
-            paths = [ImportFileAccess.expandTilde(file, environment: environment)]
-        } else {
-            let xdg = environment["XDG_CONFIG_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? home + "/.config"
-            paths = [home + "/.git-credentials", xdg + "/git/credentials"]
-        }
+        let paths = self.file.map { [ImportFileAccess.expandTilde($0, environment: environment)] }
+            ?? ImportFileAccess.gitCredentialsFiles(environment)
         var files: [ImportSourceFile] = []
         var candidates: [ImportCandidate] = []
         var skipped: [ImportReport.Item] = []
@@ -57,7 +51,7 @@ struct ImportGitCredentialsCommand: ParsableCommand {
             }
             for entry in parsed.entries {
                 let source = "\(path) line \(entry.line)"
-                let name = HelperSession.importName(prefix: "git", authority: entry.host)
+                let name = CredentialDefinition.derivedName(prefix: "git", from: entry.host)
                 guard let pattern = try? HostPattern(entry.host) else {
                     skipped.append(
                         ImportReport.Item(

@@ -108,7 +108,7 @@ struct SessionFiles {
 
     private mutating func writeHelpers(environment: [String: String]) throws(FileSystemError) {
         let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        let installed = Self.helperNames.allSatisfy { Self.findExecutable($0, path: path) != nil }
+        let installed = Self.helperNames.allSatisfy { ExecutableSearch.find($0, path: path) != nil }
         guard !installed else { return }
         let bin = self.directory + "/bin"
         try FileSystem.makePrivateDirectory(bin)
@@ -121,13 +121,6 @@ struct SessionFiles {
         self.variables.append(("PATH", path.isEmpty ? bin : path + ":" + bin))
     }
 
-    static func findExecutable(_ name: String, path: String) -> String? {
-        for directory in path.split(separator: ":") where !directory.isEmpty {
-            let candidate = directory + "/" + name
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        return nil
-    }
 
     // MARK: Registries
 
@@ -153,9 +146,7 @@ struct SessionFiles {
     private mutating func writeAWSConfig(_ grant: SessionGrant, environment: [String: String]) throws(FileSystemError) {
         let names = grant.credentials.filter { $0.kind == .aws }.map(\.name).sorted()
         guard !names.isEmpty else { return }
-        let userPath = environment["AWS_CONFIG_FILE"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (environment["HOME"].map { $0 + "/.aws/config" } ?? "")
-        let userConfig = (try? String(contentsOfFile: Self.expandTilde(userPath, environment: environment), encoding: .utf8))
+        let userConfig = (try? String(contentsOfFile: ImportFileAccess.awsConfigFile(environment), encoding: .utf8))
             .map { AWSSharedConfig(parsing: $0) }
         let executable = ShellQuote.sh(SelfExecutable.path)
         let profiles = names.map { (name: $0, process: "\(executable) aws-credential-process \($0)") }
@@ -174,10 +165,6 @@ struct SessionFiles {
         }
     }
 
-    private static func expandTilde(_ path: String, environment: [String: String]) -> String {
-        guard path.hasPrefix("~/"), let home = environment["HOME"] else { return path }
-        return home + path.dropFirst()
-    }
 }
 
 /// A registry client's config: which credential helpers to ask.

@@ -93,15 +93,9 @@ struct WrappedCommands {
     /// is spelt differently, e.g. through a symbolic link) and empty entries (the current directory).
     static func findExecutable(_ name: String, path: String, skipping: String) -> String? {
         let skipped = Self.resolved(skipping)
-        for directory in path.split(separator: ":", omittingEmptySubsequences: true).map(String.init) {
-            if directory == skipping { continue }
-            if let skipped, Self.resolved(directory) == skipped { continue }
-            let candidate = directory + "/" + name
-            var info = stat()
-            guard stat(candidate, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
-            if access(candidate, X_OK) == 0 { return candidate }
+        return ExecutableSearch.find(name, path: path) { directory in
+            directory == skipping || (skipped != nil && Self.resolved(directory) == skipped)
         }
-        return nil
     }
 
     /// Whether the wrapper directory is the first entry of `path` (what `shell-init` arranges).

@@ -31,23 +31,15 @@ public struct AWSSharedConfig: Sendable, Equatable {
         self.sections = sections
     }
 
-    /// Parses INI text leniently: `[section]` headers, `key = value` lines and the indented lines nested under
-    /// a key; `#`/`;` comments and lines before the first section are ignored.
+    /// Parses the file as botocore does (``AWSINIDocument``); comments are dropped.
     public init(parsing text: String) {
-        var sections: [Section] = []
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let line = rawLine.hasSuffix("\r") ? String(rawLine.dropLast()) : String(rawLine)
-            let trimmed = line.trimmingASCIIWhitespace()
-            if trimmed.isEmpty || trimmed.hasPrefix("#") || trimmed.hasPrefix(";") { continue }
-            if trimmed.hasPrefix("["), trimmed.hasSuffix("]") {
-                let header = String(trimmed.dropFirst().dropLast()).trimmingASCIIWhitespace()
-                sections.append(Section(header: Self.normalize(header: header), lines: []))
-                continue
-            }
-            guard !sections.isEmpty else { continue }
-            sections[sections.count - 1].lines.append(line)
+        let document = AWSINIDocument(bytes: Array(text.utf8))
+        self.sections = document.sections.map { section in
+            Section(
+                header: Self.normalize(header: section.name),
+                lines: section.settings.flatMap { $0.lines.map { document.text(of: $0) } }
+            )
         }
-        self.sections = sections
     }
 
     /// The same sections with every credential setting (and the lines nested under it) removed.

@@ -54,11 +54,23 @@ public struct CredentialDefinition: Sendable, Hashable, Codable {
     /// Credential names: a letter or digit, then letters, digits, `.`, `_`, `-`; at most 64 characters.
     public static func isValidName(_ name: String) -> Bool {
         guard let first = name.utf8.first, name.utf8.count <= 64 else { return false }
-        func alnum(_ byte: UInt8) -> Bool {
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-        }
-        return alnum(first) && name.utf8.allSatisfy { alnum($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+        return Self.isAlphanumeric(first) && name.utf8.allSatisfy(Self.isNameByte)
+    }
+
+    /// `git-github.com`, `registry-ghcr.io-5000`: the name of a credential imported for a host (`prefix-AUTHORITY`,
+    /// anything a name may not hold replaced by `-`, at most 64 characters).
+    public static func derivedName(prefix: String, from authority: String) -> String {
+        let cleaned = authority.utf8.map { Self.isNameByte($0) ? Character(Unicode.Scalar($0)) : "-" }
+        return String((prefix + "-" + String(cleaned)).prefix(64))
+    }
+
+    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
+
+    private static func isNameByte(_ byte: UInt8) -> Bool {
+        Self.isAlphanumeric(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
     }
 
     /// Environment variable names: `[A-Za-z_][A-Za-z0-9_]*`.

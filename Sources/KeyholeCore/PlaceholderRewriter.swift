@@ -97,7 +97,7 @@ public struct PlaceholderRewriter: Sendable {
             var target = result.target
             for placeholder in Placeholder.occurrences(in: Substring(result.target)) {
                 let (_, secret) = try secret(for: placeholder)
-                target = target.replacingAll(String(placeholder), with: PlaceholderRewriter.percentEncode(secret.value))
+                target = target.replacingAll(String(placeholder), with: PercentEncoding.encode(secret.value.utf8))
             }
             result.target = target
         }
@@ -160,24 +160,6 @@ public struct PlaceholderRewriter: Sendable {
         }
     }
 
-    /// Percent-encodes everything but RFC 3986 unreserved characters, for a secret placed in a URL.
-    static func percentEncode(_ value: String) -> String {
-        var out = ""
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                let hex = Array("0123456789ABCDEF")
-                out.append("%")
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0xF)])
-            }
-        }
-        return out
-    }
 }
 
 public struct RewriteError: Error, Sendable, CustomStringConvertible {

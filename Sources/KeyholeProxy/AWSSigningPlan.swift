@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import KeyholeCore
 import NIOHTTP1
@@ -106,22 +105,10 @@ struct AWSResigning {
     func resign(_ head: RequestHead, real: AWSCredentials, bodyHash: String?) throws(SigV4Error) -> SigV4Resigned {
         var hash = bodyHash
         if hash == nil, self.mode == .presigned, self.bodyIsEmpty {
-            hash = Self.emptyBodyHash
+            hash = SigV4Resigner.emptyPayloadHash
         }
         return try SigV4Resigner(placeholder: self.key.placeholder, real: real)
             .resign(head, authorization: self.authorization, bodyHash: hash)
-    }
-
-    static let emptyBodyHash = Self.hex(SHA256.hash(data: [UInt8]()))
-
-    static func hex(_ digest: SHA256.Digest) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in digest {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }
 

@@ -1,4 +1,3 @@
-import Crypto
 import KeyholeCore
 import Logging
 import NIOCore
@@ -208,9 +207,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     if collector.body.readableBytes > 0 {
                         self.queue.prepend(.body(collector.body))
                     }
-                    var hasher = SHA256()
-                    collector.body.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
-                    let hash = AWSResigning.hex(hasher.finalize())
+                    let hash = collector.body.withUnsafeReadableBytes { SigV4Resigner.payloadHash($0) }
                     self.resignAndSend(collector.head, collector.resigning, bodyHash: hash, exchange: exchange, context: context)
                 }
             case .preparing, .upgraded, .closed:

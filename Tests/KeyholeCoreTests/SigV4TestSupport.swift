@@ -62,12 +62,12 @@ enum SigV4TestSupport {
         let scope = "\(credentials.accessKeyID)/\(Self.date)/us-east-1/\(service)/aws4_request"
         var parts = query.map { [$0] } ?? []
         parts.append("X-Amz-Algorithm=AWS4-HMAC-SHA256")
-        parts.append("X-Amz-Credential=" + SigV4Signer.encoded(Array(scope.utf8), keepingSlash: false))
+        parts.append("X-Amz-Credential=" + PercentEncoding.encode(scope.utf8))
         parts.append("X-Amz-Date=\(Self.timestamp)")
         parts.append("X-Amz-Expires=900")
         parts.append("X-Amz-SignedHeaders=host")
         if let token = credentials.sessionToken {
-            parts.append("X-Amz-Security-Token=" + SigV4Signer.encoded(Array(token.utf8), keepingSlash: false))
+            parts.append("X-Amz-Security-Token=" + PercentEncoding.encode(token.utf8))
         }
         let target = path + "?" + parts.joined(separator: "&")
         let signer = SigV4Signer(

@@ -27,64 +27,20 @@ public struct AWSCredentialsFile: Sendable {
         "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_security_token",
     ]
 
-    private struct Setting {
-        var key: String
-        var value: TextLine
-        var valueStart: Int
-        var lines: Set<Int>
-    }
-
-    private struct Section {
-        var name: String
-        var headerLine: Int
-        var settings: [Setting] = []
-    }
-
     /// The file as read.
-    public let bytes: [UInt8]
-    private var sections: [Section] = []
+    public var bytes: [UInt8] { self.document.bytes }
+    private let document: AWSINIDocument
 
     public init(bytes: [UInt8]) {
-        self.bytes = bytes
-        var lastSetting: (section: Int, setting: Int)?
-        for line in TextLine.split(bytes) {
-            let content = bytes[line.content]
-            let first = content.firstIndex { $0 != 0x20 && $0 != 0x09 }
-            guard let first else {
-                continue
-            }
-            let byte = bytes[first]
-            if byte == UInt8(ascii: "#") || byte == UInt8(ascii: ";") { continue }
-            if first > line.content.lowerBound, let (section, setting) = lastSetting {
-                // An indented line continues the value above it (configparser).
-                self.sections[section].settings[setting].lines.insert(line.number)
-                continue
-            }
-            if byte == UInt8(ascii: "["), let close = content.lastIndex(of: UInt8(ascii: "]")) {
-                let name = String(decoding: bytes[(first + 1)..<close], as: UTF8.self).trimmingASCIIWhitespace()
-                self.sections.append(Section(name: name, headerLine: line.number))
-                lastSetting = nil
-                continue
-            }
-            guard !self.sections.isEmpty,
-                let delimiter = content.firstIndex(where: { $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: ":") })
-            else {
-                lastSetting = nil
-                continue
-            }
-            let key = String(decoding: bytes[first..<delimiter], as: UTF8.self).trimmingASCIIWhitespace().lowercased()
-            let setting = Setting(key: key, value: line, valueStart: delimiter + 1, lines: [line.number])
-            self.sections[self.sections.count - 1].settings.append(setting)
-            lastSetting = (self.sections.count - 1, self.sections[self.sections.count - 1].settings.count - 1)
-        }
+        self.document = AWSINIDocument(bytes: bytes)
     }
 
     /// The names of the profiles, in file order.
-    public var profileNames: [String] { self.sections.map(\.name) }
+    public var profileNames: [String] { self.document.sections.map(\.name) }
 
     /// Profile `name`'s keys.
     public func profile(_ name: String) throws(ImportFileError) -> Profile {
-        let matching = self.sections.filter { $0.name == name }
+        let matching = self.document.sections.filter { $0.name == name }
         guard let section = matching.first else {
             throw ImportFileError.unknownProfile(name, available: self.profileNames)
         }
@@ -101,7 +57,7 @@ public struct AWSCredentialsFile: Sendable {
                 throw ImportFileError.invalidProfileValue(name, key: setting.key)
             }
             values[setting.key] = text.trimmingASCIIWhitespace()
-            lines.formUnion(setting.lines)
+            lines.formUnion(setting.lines.map(\.number))
         }
         for required in ["aws_access_key_id", "aws_secret_access_key"] where values[required, default: ""].isEmpty {
             throw ImportFileError.incompleteProfile(name, missing: required)

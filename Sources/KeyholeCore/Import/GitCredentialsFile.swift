@@ -120,33 +120,10 @@ public struct GitCredentialsFile: Sendable {
         )
     }
 
-    /// `%XX` sequences as bytes (others left as written, like git's `url_decode`), then UTF-8.
+    /// `%XX` sequences as bytes (others left as written, like git's `url_decode`), then UTF-8; nil if not UTF-8.
     static func percentDecoded(_ text: Substring) -> String? {
-        let utf8 = Array(text.utf8)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(utf8.count)
-        var index = 0
-        while index < utf8.count {
-            if utf8[index] == UInt8(ascii: "%"), index + 2 < utf8.count,
-                let high = Self.hexValue(utf8[index + 1]), let low = Self.hexValue(utf8[index + 2])
-            {
-                bytes.append(high << 4 | low)
-                index += 3
-            } else {
-                bytes.append(utf8[index])
-                index += 1
-            }
-        }
+        let bytes = PercentEncoding.decode(text)
         let decoded = String(decoding: bytes, as: UTF8.self)
         return decoded.utf8.elementsEqual(bytes) ? decoded : nil
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

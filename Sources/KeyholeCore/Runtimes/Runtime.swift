@@ -87,15 +87,7 @@ public struct Runtime: Sendable {
 
     /// The first of `executables` found executable on `path` (a `PATH` value).
     public func locate(path: String) -> String? {
-        for name in self.executables {
-            for directory in path.split(separator: ":") where !directory.isEmpty {
-                let candidate = directory + "/" + name
-                var info = stat()
-                guard stat(candidate, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
-                if access(candidate, X_OK) == 0 { return candidate }
-            }
-        }
-        return nil
+        self.executables.lazy.compactMap { ExecutableSearch.find($0, path: path) }.first
     }
 
     /// Finds the runtime on `environment`'s PATH and asks its version with `run` (argv and environment in, the

@@ -180,7 +180,7 @@ public struct SigV4Authorization: Sendable, Equatable {
     /// Region and service names: letters, digits, `-`, `_`, `.`.
     private static func isScopePart(_ value: String) -> Bool {
         !value.isEmpty && value.utf8.count <= 64
-            && value.utf8.allSatisfy { SigV4Signer.isUnreserved($0) && $0 != UInt8(ascii: "~") }
+            && value.utf8.allSatisfy { PercentEncoding.isUnreserved($0) && $0 != UInt8(ascii: "~") }
     }
 
     /// `value` without leading and trailing spaces and tabs.
@@ -196,7 +196,7 @@ public struct SigV4Authorization: Sendable, Equatable {
 
     /// A part name for a message: shown only when it is short and plain, so no value can slip in.
     private static func printable(_ key: String) -> String {
-        let plain = key.utf8.count <= 32 && key.utf8.allSatisfy { SigV4Signer.isUnreserved($0) }
+        let plain = key.utf8.count <= 32 && key.utf8.allSatisfy { PercentEncoding.isUnreserved($0) }
         return plain ? "`\(key)`" : "part"
     }
 }

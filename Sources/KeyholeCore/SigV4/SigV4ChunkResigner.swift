@@ -275,12 +275,12 @@ public struct SigV4ChunkResigner: Sendable, CustomStringConvertible, CustomRefle
             throw SigV4Error.malformedChunk("a chunk header is not `hex-size;chunk-signature=signature`")
         }
         let digits = Array(line[..<semicolon])
-        guard !digits.isEmpty, digits.allSatisfy({ Self.hexValue($0) != nil }) else {
+        guard !digits.isEmpty, digits.allSatisfy({ Hex.value(of: $0) != nil }) else {
             throw SigV4Error.malformedChunk("a chunk size is not hexadecimal")
         }
         var size = 0
         for digit in digits {
-            size = size * 16 + Int(Self.hexValue(digit)!)
+            size = size * 16 + Int(Hex.value(of: digit)!)
             guard size <= Self.maximumChunkSize else {
                 throw SigV4Error.chunkTooLarge
             }
@@ -293,14 +293,6 @@ public struct SigV4ChunkResigner: Sendable, CustomStringConvertible, CustomRefle
         return ChunkHeader(sizeDigits: digits, size: size, signature: signature)
     }
 
-    private static func hexValue(_ byte: UInt8) -> Int? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return Int(byte - UInt8(ascii: "0"))
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return Int(byte - UInt8(ascii: "a")) + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return Int(byte - UInt8(ascii: "A")) + 10
-        default: return nil
-        }
-    }
 
     private var stateName: String {
         switch self.state {

@@ -1,3 +1,5 @@
+import Crypto
+
 /// Checks a request's SigV4 signature with a session's placeholder credentials and signs the same request again
 /// with the real ones, keeping the canonical form the client used.
 ///
@@ -14,6 +16,14 @@ public struct SigV4Resigner: Sendable, CustomStringConvertible, CustomReflectabl
     static let tokenParameter = "X-Amz-Security-Token"
     static let signatureParameter = "X-Amz-Signature"
     static let credentialParameter = "X-Amz-Credential"
+
+    /// The payload hash of an empty body.
+    public static let emptyPayloadHash = SigV4Signer.emptyHash
+
+    /// The lowercase-hex SHA-256 of a body, as `resign(_:authorization:bodyHash:)` takes it.
+    public static func payloadHash(_ body: UnsafeRawBufferPointer) -> String {
+        SigV4Signer.hex(SHA256.hash(data: body))
+    }
 
     public init(placeholder: AWSCredentials, real: AWSCredentials) {
         self.placeholder = placeholder
@@ -152,11 +162,11 @@ public struct SigV4Resigner: Sendable, CustomStringConvertible, CustomReflectabl
         var target = target
         let credential = "\(self.real.accessKeyID)/\(authorization.scope)"
         for index in target.indices(named: Self.credentialParameter) {
-            target.parameters[index].value = SigV4Signer.encoded(Array(credential.utf8), keepingSlash: false)
+            target.parameters[index].value = PercentEncoding.encode(credential.utf8)
         }
         let tokens = target.indices(named: Self.tokenParameter)
         if let token = self.real.sessionToken {
-            let encoded = SigV4Signer.encoded(Array(token.utf8), keepingSlash: false)
+            let encoded = PercentEncoding.encode(token.utf8)
             if let first = tokens.first {
                 target.parameters[first].value = encoded
                 for index in tokens.dropFirst().reversed() {

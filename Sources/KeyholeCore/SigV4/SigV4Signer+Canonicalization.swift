@@ -33,9 +33,9 @@ extension SigV4Signer {
         case .asSent:
             return path
         case .normalizedEncoded:
-            return Self.encoded(Array(Self.removingDotSegments(path).utf8), keepingSlash: true)
+            return PercentEncoding.encode(Array(Self.removingDotSegments(path).utf8), keepingSlash: true)
         case .encoded:
-            return Self.encoded(Array(path.utf8), keepingSlash: true)
+            return PercentEncoding.encode(Array(path.utf8), keepingSlash: true)
         }
     }
 
@@ -53,8 +53,8 @@ extension SigV4Signer {
                 if parameter.name.isEmpty && parameter.value == nil {
                     continue
                 }
-                let name = Self.encoded(Self.percentDecodedBytes(parameter.name), keepingSlash: false)
-                let value = Self.encoded(Self.percentDecodedBytes(parameter.value ?? ""), keepingSlash: false)
+                let name = PercentEncoding.encode(PercentEncoding.decode(parameter.name), keepingSlash: false)
+                let value = PercentEncoding.encode(PercentEncoding.decode(parameter.value ?? ""), keepingSlash: false)
                 pairs.append((Array(name.utf8), Array(value.utf8)))
             }
         }
@@ -109,67 +109,10 @@ extension SigV4Signer {
         return first + output.joined(separator: "/") + last
     }
 
-    private static let upperHexDigits = Array("0123456789ABCDEF".utf8)
-
-    /// Every byte `%XX` (uppercase) except the unreserved `A-Z a-z 0-9 - _ . ~` and, if `keepingSlash`, `/`.
-    static func encoded(_ bytes: [UInt8], keepingSlash: Bool) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        for byte in bytes {
-            if Self.isUnreserved(byte) || (keepingSlash && byte == UInt8(ascii: "/")) {
-                out.append(byte)
-            } else {
-                out.append(UInt8(ascii: "%"))
-                out.append(Self.upperHexDigits[Int(byte >> 4)])
-                out.append(Self.upperHexDigits[Int(byte & 0x0F)])
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// `A-Z a-z 0-9 - _ . ~`.
-    static func isUnreserved(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
-            UInt8(ascii: "~"):
-            return true
-        default:
-            return false
-        }
-    }
-
-    /// The bytes of `value` with each `%XX` decoded; a `%` without two hex digits stays a `%`, `+` stays `+`.
-    static func percentDecodedBytes(_ value: String) -> [UInt8] {
-        let bytes = Array(value.utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        var index = 0
-        while index < bytes.count {
-            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
-                let high = Self.hexValue(bytes[index + 1]), let low = Self.hexValue(bytes[index + 2])
-            {
-                out.append(high << 4 | low)
-                index += 3
-            } else {
-                out.append(bytes[index])
-                index += 1
-            }
-        }
-        return out
-    }
 
     /// `value` percent-decoded, as text (invalid UTF-8 becomes U+FFFD; use it for names, not for signing).
     static func percentDecoded(_ value: String) -> String {
-        String(decoding: Self.percentDecodedBytes(value), as: UTF8.self)
+        String(decoding: PercentEncoding.decode(value), as: UTF8.self)
     }
 
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        default: return nil
-        }
-    }
 }

@@ -61,17 +61,9 @@ struct SigV4Signer: Sendable {
         Self.hex(SHA256.hash(data: bytes))
     }
 
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
     /// Lowercase hex of `bytes`.
     static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for byte in bytes {
-            out.append(Self.hexDigits[Int(byte >> 4)])
-            out.append(Self.hexDigits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
+        Hex.lowercase(bytes)
     }
 
     /// Compares two signatures in time that depends on their length only.
