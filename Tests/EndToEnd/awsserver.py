@@ -33,6 +33,7 @@ import time
 
 from fixturetls import ensure_ca, make_leaf
 from harness import free_port
+from upstream import serve_connection
 
 AWS_HOSTS = [
     "sts.amazonaws.com",
@@ -251,23 +252,7 @@ def _serve(directory: str, port: int, cert: str, key: str, ca: str) -> None:
             self.ssl_context = context  # https URLs in the WSGI environ; TLS per connection below
 
         def finish_request(self, request, client_address):
-            # The handshake happens here, in the connection's thread, never in the accept loop.
-            request.settimeout(15)
-            try:
-                conn = context.wrap_socket(request, server_side=True)
-            except (ssl.SSLError, OSError):
-                request.close()
-                return
-            conn.settimeout(300)
-            try:
-                self.RequestHandlerClass(conn, client_address, self)
-            except (OSError, ssl.SSLError):
-                pass
-            finally:
-                try:
-                    conn.close()
-                except OSError:
-                    pass
+            serve_connection(self, request, client_address, context, timeout=300)
 
     parent = os.getppid()
 

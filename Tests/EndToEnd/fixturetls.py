@@ -14,7 +14,7 @@ import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from upstream import _server_context, make_ca, make_leaf
+from upstream import _server_context, make_ca, make_leaf, serve_connection
 
 __all__ = ["ConnectProxy", "FixtureCA", "TLSServer", "die_with_parent", "ensure_ca", "make_ca", "make_leaf",
            "read_request_body", "require_binary", "server_context"]
@@ -87,27 +87,7 @@ class TLSServer(ThreadingHTTPServer):
         self.server_close()
 
     def finish_request(self, request, client_address):
-        conn = request
-        if self.context is not None:
-            request.settimeout(15)
-            try:
-                conn = self.context.wrap_socket(request, server_side=True)
-            except (ssl.SSLError, OSError):
-                try:
-                    request.close()
-                except OSError:
-                    pass
-                return
-            conn.settimeout(120)
-        try:
-            self.RequestHandlerClass(conn, client_address, self)
-        except (OSError, ssl.SSLError):
-            pass
-        finally:
-            try:
-                conn.close()
-            except OSError:
-                pass
+        serve_connection(self, request, client_address, self.context, timeout=120)
 
     def shutdown_request(self, request):
         try:

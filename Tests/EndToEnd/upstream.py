@@ -314,6 +314,38 @@ class _Handler(BaseHTTPRequestHandler):
             upstream.event({"event": "ws-error", "error": str(error)})
 
 
+def serve_connection(server, request, client_address, context: ssl.SSLContext | None, timeout: float,
+                     on_handshake=None) -> None:
+    """Runs ``server``'s handler on one accepted socket, first wrapped in TLS when ``context`` is given. Called
+    from ``finish_request``, so the handshake happens in the connection's own thread and a slow or failing one
+    never blocks the accept loop; ``on_handshake(conn, error)`` hears how it went. The socket is always closed."""
+    conn = request
+    if context is not None:
+        request.settimeout(15)
+        try:
+            conn = context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as error:
+            if on_handshake is not None:
+                on_handshake(None, error)
+            try:
+                request.close()
+            except OSError:
+                pass
+            return
+        conn.settimeout(timeout)
+        if on_handshake is not None:
+            on_handshake(conn, None)
+    try:
+        server.RequestHandlerClass(conn, client_address, server)
+    except (OSError, ssl.SSLError):
+        pass
+    finally:
+        try:
+            conn.close()
+        except OSError:
+            pass
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -326,33 +358,15 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), _Handler)
 
     def finish_request(self, request, client_address):
-        # TLS is set up here, in the connection's own thread, so a slow or failing handshake never
-        # blocks the accept loop.
-        conn = request
-        if self.context is not None:
-            request.settimeout(15)
-            try:
-                conn = self.context.wrap_socket(request, server_side=True)
-            except (ssl.SSLError, OSError) as error:
+        def handshake(conn, error):
+            if error is not None:
                 self.upstream.event({"event": "handshake-failed", "server": self.label, "error": str(error)})
-                try:
-                    request.close()
-                except OSError:
-                    pass
-                return
-            conn.settimeout(60)
-            self.upstream.event(
-                {"event": "handshake", "server": self.label, "sni": getattr(conn, "keyhole_sni", None)}
-            )
-        try:
-            self.RequestHandlerClass(conn, client_address, self)
-        except (OSError, ssl.SSLError):
-            pass
-        finally:
-            try:
-                conn.close()
-            except OSError:
-                pass
+            else:
+                self.upstream.event(
+                    {"event": "handshake", "server": self.label, "sni": getattr(conn, "keyhole_sni", None)}
+                )
+
+        serve_connection(self, request, client_address, self.context, timeout=60, on_handshake=handshake)
 
     def shutdown_request(self, request):
         try:
