@@ -16,6 +16,10 @@ struct AddCommand: ParsableCommand {
               keyhole add stripe --host api.stripe.com --env STRIPE_API_KEY      # prompts twice
               keyhole add internal --host '*.corp.example.com:8443' --username svc --env INTERNAL_PASSWORD
               keyhole add work --type aws < keys.json   # {"AccessKeyId":…,"SecretAccessKey":…,"SessionToken":…?}
+              keyhole add devapi --host 127.0.0.1:8080 --allow-http --env DEV_API_KEY   # a local dev server
+
+            Secrets only ever leave over verified TLS: a plain http:// request that would carry one is refused \
+            (403) unless the credential was added with --allow-http.
             """
     )
 
@@ -40,6 +44,9 @@ struct AddCommand: ParsableCommand {
 
     @Option(name: .customLong("env"), help: "Environment variable that holds the placeholder under `keyhole run`. Repeatable.")
     var env: [String] = []
+
+    @Flag(name: .customLong("allow-http"), help: "Also send the secret in plain http:// requests (a development server on loopback). Off: TLS only.")
+    var allowHTTP = false
 
     func validate() throws {
         guard CredentialDefinition.isValidName(self.name) else {
@@ -76,7 +83,7 @@ struct AddCommand: ParsableCommand {
         }
         let definition = CredentialDefinition(
             name: self.name, kind: kind, hosts: hosts, username: self.username, inject: inject, env: self.env,
-            created: ""
+            allowHTTP: self.allowHTTP, created: ""
         )
         let secret = try SecretInput.read(name: self.name)
         if kind == .aws {
@@ -98,5 +105,17 @@ struct AddCommand: ParsableCommand {
         request.secret = secret
         _ = try connection.send(request)
         Terminal.print("keyhole: added '\(self.name)' for \(hosts.map(\.description).joined(separator: ", "))")
+        let loopback = definition.loopbackHosts
+        if !loopback.isEmpty {
+            Terminal.warning(
+                "\(loopback.map(\.description).joined(separator: ", ")) is a loopback address: whatever listens there "
+                    + "gets the secret, also a program of yours that opened the port while the real service was down. "
+                    + "Safe under `keyhole run --isolate`, whose loopback is the sandbox's own; otherwise only for a "
+                    + "server you trust to hold the port."
+            )
+        }
+        if self.allowHTTP {
+            Terminal.warning("--allow-http: the secret also goes into plain http:// requests to these hosts, unencrypted.")
+        }
     }
 }

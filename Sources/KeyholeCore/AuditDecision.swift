@@ -12,6 +12,9 @@ public enum AuditDecision: String, Codable, Sendable, CaseIterable {
     case tunnel
     /// A placeholder was going to a host its credential is not scoped to (403, nothing sent).
     case denyScope = "deny-scope"
+    /// A secret was going into a plain `http://` request and its credential was not added with `--allow-http`
+    /// (403, nothing sent).
+    case denyCleartext = "deny-cleartext"
     /// Missing or wrong proxy credentials (407).
     case denyAuth = "deny-auth"
     /// The Host header or TLS SNI did not match the CONNECT authority.
@@ -24,7 +27,7 @@ public enum AuditDecision: String, Codable, Sendable, CaseIterable {
     /// True for the decisions that refused the request.
     public var isDenial: Bool {
         switch self {
-        case .denyScope, .denyAuth, .denyHost, .failClosed: return true
+        case .denyScope, .denyCleartext, .denyAuth, .denyHost, .failClosed: return true
         case .forward, .swap, .inject, .resign, .tunnel, .error: return false
         }
     }

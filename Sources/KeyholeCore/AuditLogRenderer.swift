@@ -14,9 +14,10 @@ import Darwin
 /// ```
 ///
 /// Every column has a fixed width, so lines rendered later (`--follow`) stay aligned with the header. Text
-/// that does not fit is cut with "…" (hosts keep their end, paths their beginning). Control characters in
-/// fields are shown as "?", so a crafted path cannot send escape sequences to the terminal. Decisions are
-/// coloured only when `color` is set.
+/// that does not fit is cut with "…" (hosts keep their end, paths their beginning). Control characters
+/// (C0, DEL, C1, U+2028/U+2029) and bidi controls in fields are shown as "?", so a crafted path can neither
+/// send escape sequences to the terminal nor reorder what is shown. A line that stands for several
+/// identical refusals ends with their number, e.g. `×1999`. Decisions are coloured only when `color` is set.
 public struct AuditLogRenderer: Sendable {
     public let color: Bool
     /// Times in UTC instead of local time.
@@ -71,7 +72,7 @@ public struct AuditLogRenderer: Sendable {
 
     /// One event as one line (without a newline).
     public func render(_ event: AuditEvent) -> String {
-        self.row(
+        let line = self.row(
             time: self.clockTime(event.time),
             session: event.session,
             decision: event.decision.rawValue,
@@ -84,6 +85,8 @@ public struct AuditLogRenderer: Sendable {
             bytes: Self.humanBytes(event.bytesUp) + "/" + Self.humanBytes(event.bytesDown),
             ms: String(event.ms)
         )
+        guard let count = event.count, count > 1 else { return line }
+        return line + Self.separator + "×\(count)"
     }
 
     /// `512B`, `1.5K`, `12K`, `3.4M`, `1.0G`: at most five characters up to 1023 PiB.
@@ -153,9 +156,7 @@ public struct AuditLogRenderer: Sendable {
     private static func printable(_ text: String) -> String {
         var result = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
-            let value = scalar.value
-            let isControl = value < 0x20 || (0x7F...0x9F).contains(value) || value == 0x2028 || value == 0x2029
-            result.append(isControl ? "?" : scalar)
+            result.append(scalar.isUnsafeToDisplay ? "?" : scalar)
         }
         return String(result)
     }
@@ -164,7 +165,7 @@ public struct AuditLogRenderer: Sendable {
         switch decision {
         case .swap, .inject, .resign: return "\u{1B}[32m"
         case .tunnel, .forward: return "\u{1B}[2m"
-        case .denyScope, .denyAuth, .denyHost, .failClosed: return "\u{1B}[31m"
+        case .denyScope, .denyCleartext, .denyAuth, .denyHost, .failClosed: return "\u{1B}[31m"
         case .error: return "\u{1B}[33m"
         }
     }

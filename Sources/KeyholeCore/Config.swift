@@ -15,6 +15,12 @@ import Darwin
 ///
 /// [resolve]                                      # the same, as a table
 /// "git.example.com:443" = "10.0.0.7:443"
+///
+/// [timeouts]                                     # seconds; see ``ProxyLimits``
+/// idle = 120
+///
+/// [proxy]
+/// max_connections = 4096
 /// ```
 ///
 /// A missing file means the defaults. Unknown keys are reported in ``warnings``, not refused, so that an
@@ -26,6 +32,8 @@ public struct Config: Sendable, Equatable {
     public var upstreamCA: [String]
     /// `host:port` → `addr:port` overrides for upstream connections; keys are normalized (lowercase host).
     public var resolve: [String: String]
+    /// Timeouts and the connection cap of the proxy (`[timeouts]`, `[proxy]`).
+    public var limits: ProxyLimits = .defaults
     /// `FILE:LINE: unknown key …` for each key this version does not know.
     public var warnings: [String]
 

@@ -1,7 +1,7 @@
 /// Turns a parsed `config.toml` into a validated ``Config``: checks each known key's type and value,
 /// and collects a warning for each unknown key.
 struct ConfigInterpreter {
-    static let knownKeys = ["listen", "upstream_ca", "resolve"]
+    static let knownKeys = ["listen", "upstream_ca", "resolve", "timeouts", "proxy"]
 
     let path: String
     let home: String?
@@ -22,6 +22,18 @@ struct ConfigInterpreter {
                 config.upstreamCA = try self.upstreamCA(entry)
             case "resolve":
                 config.resolve = try self.resolve(entry)
+            case "timeouts":
+                for (key, path) in ProxyLimits.timeoutKeys {
+                    if let value = try self.integer(in: entry, key: key, range: 1...86_400) {
+                        config.limits[keyPath: path] = value
+                    }
+                }
+                self.warnUnknown(in: entry, known: ProxyLimits.timeoutKeys.map(\.key))
+            case "proxy":
+                if let value = try self.integer(in: entry, key: "max_connections", range: 16...1_000_000) {
+                    config.limits.maxConnections = value
+                }
+                self.warnUnknown(in: entry, known: ["max_connections"])
             default:
                 self.warnings.append(
                     "\(self.path):\(entry.line): unknown key '\(TOMLSubsetParser.display([entry.key]))' ignored "
@@ -114,6 +126,33 @@ struct ConfigInterpreter {
             result[key] = to.description
         }
         return result
+    }
+
+    /// The integer `key` of the table `entry`, if present, within `range`.
+    private func integer(in entry: TOMLTable.Entry, key: String, range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+        guard let table = entry.value.tableValue else {
+            throw self.invalid(
+                line: entry.value.line, "\(entry.key): expected a table ([\(entry.key)]), found \(entry.value.typeDescription)"
+            )
+        }
+        guard let item = table.entries.first(where: { $0.key == key }) else { return nil }
+        guard case .integer(let value) = item.value.kind, range.contains(Int(value)) else {
+            throw self.invalid(
+                line: item.value.line,
+                "\(entry.key).\(key): expected an integer from \(range.lowerBound) to \(range.upperBound), "
+                    + "found \(item.value.typeDescription)"
+            )
+        }
+        return Int(value)
+    }
+
+    private mutating func warnUnknown(in entry: TOMLTable.Entry, known: [String]) {
+        for item in entry.value.tableValue?.entries ?? [] where !known.contains(item.key) {
+            self.warnings.append(
+                "\(self.path):\(item.line): unknown key '\(entry.key).\(item.key)' ignored "
+                    + "(known keys: \(known.joined(separator: ", ")))"
+            )
+        }
     }
 
     /// `~/x` is under `home`, a relative path is relative to the configuration file's directory.

@@ -18,6 +18,9 @@ public struct CredentialDefinition: Sendable, Hashable, Codable {
     public var username: String?
     public var inject: InjectTemplate?
     public var env: [String]
+    /// Whether the secret may also go into plain `http://` requests (`--allow-http`, for a development server on
+    /// loopback). Without it a secret only ever leaves over verified TLS.
+    public var allowHTTP: Bool
     /// RFC 3339 times of creation and of the last rotation.
     public var created: String
     public var rotated: String?
@@ -29,6 +32,7 @@ public struct CredentialDefinition: Sendable, Hashable, Codable {
         username: String? = nil,
         inject: InjectTemplate? = nil,
         env: [String] = [],
+        allowHTTP: Bool = false,
         created: String,
         rotated: String? = nil
     ) {
@@ -38,12 +42,52 @@ public struct CredentialDefinition: Sendable, Hashable, Codable {
         self.username = username
         self.inject = inject
         self.env = env
+        self.allowHTTP = allowHTTP
         self.created = created
         self.rotated = rotated
     }
 
     enum CodingKeys: String, CodingKey {
         case name, kind = "type", hosts, username, inject, env, created, rotated
+        case allowHTTP = "allow_http"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.name = try container.decode(String.self, forKey: .name)
+        self.kind = try container.decode(Kind.self, forKey: .kind)
+        self.hosts = try container.decode([HostPattern].self, forKey: .hosts)
+        self.username = try container.decodeIfPresent(String.self, forKey: .username)
+        self.inject = try container.decodeIfPresent(InjectTemplate.self, forKey: .inject)
+        self.env = try container.decodeIfPresent([String].self, forKey: .env) ?? []
+        self.allowHTTP = try container.decodeIfPresent(Bool.self, forKey: .allowHTTP) ?? false
+        self.created = try container.decode(String.self, forKey: .created)
+        self.rotated = try container.decodeIfPresent(String.self, forKey: .rotated)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.name, forKey: .name)
+        try container.encode(self.kind, forKey: .kind)
+        try container.encode(self.hosts, forKey: .hosts)
+        try container.encodeIfPresent(self.username, forKey: .username)
+        try container.encodeIfPresent(self.inject, forKey: .inject)
+        try container.encode(self.env, forKey: .env)
+        if self.allowHTTP { try container.encode(true, forKey: .allowHTTP) }
+        try container.encode(self.created, forKey: .created)
+        try container.encodeIfPresent(self.rotated, forKey: .rotated)
+    }
+
+    /// Whether a secret of this credential may go to `authority` over the given transport: only over verified TLS,
+    /// unless the credential was added with `--allow-http`.
+    public func mayTravel(cleartext: Bool) -> Bool {
+        !cleartext || self.allowHTTP
+    }
+
+    /// Whether a host pattern names a loopback address (`localhost`, `127.x.x.x`, `::1`): whatever listens there
+    /// gets the secret, including a listener a workload opened itself while the real service is down.
+    public var loopbackHosts: [HostPattern] {
+        self.hosts.filter { $0.isLoopback }
     }
 
     /// Whether this credential may be sent to `authority`.

@@ -39,6 +39,13 @@ public struct HostPattern: Sendable, Hashable, CustomStringConvertible, Codable 
         return authority.host == self.host
     }
 
+    /// `localhost`, `*.localhost`, `127.0.0.0/8` literals and `::1`.
+    public var isLoopback: Bool {
+        if self.host == "localhost" || self.host.hasSuffix(".localhost") || self.host == "::1" { return true }
+        let parts = self.host.split(separator: ".", omittingEmptySubsequences: false)
+        return !self.isWildcard && parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
+
     public var description: String {
         var text = self.isWildcard ? "*." + self.host : self.host
         if text.contains(":") { text = "[\(text)]" }

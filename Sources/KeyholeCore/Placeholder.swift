@@ -35,6 +35,17 @@ public enum Placeholder {
         return found
     }
 
+    /// `text` with every placeholder replaced by `{NAME}` of the credential `name(for:)` gives, or by
+    /// `{placeholder}`: what the audit log may hold of a path.
+    public static func redacting(_ text: String, name: (Substring) -> String? = { _ in nil }) -> String {
+        guard Self.contains(in: Substring(text)) else { return text }
+        var result = text
+        for placeholder in Self.occurrences(in: Substring(text)) {
+            result = result.replacingAll(String(placeholder), with: "{\(name(placeholder) ?? "placeholder")}")
+        }
+        return result
+    }
+
     public static func contains(in text: Substring) -> Bool {
         text.utf8.count >= Self.length && !Self.occurrences(in: text).isEmpty
     }

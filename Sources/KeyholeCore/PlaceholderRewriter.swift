@@ -9,10 +9,13 @@ import Foundation
 public struct PlaceholderRewriter: Sendable {
     public let session: ProxySession
     public let authority: Authority
+    /// The request leaves as plain `http://`: only credentials added with `--allow-http` may go into it.
+    public let cleartext: Bool
 
-    public init(session: ProxySession, authority: Authority) {
+    public init(session: ProxySession, authority: Authority, cleartext: Bool = false) {
         self.session = session
         self.authority = authority
+        self.cleartext = cleartext
     }
 
     public enum Plan: Sendable, Equatable {
@@ -24,6 +27,8 @@ public struct PlaceholderRewriter: Sendable {
         case denyScope(credential: String)
         /// Refuse: a placeholder that belongs to no live credential of this session.
         case denyUnknownPlaceholder
+        /// Refuse: the request is plain `http://` and this credential's secret only travels over TLS.
+        case denyCleartext(credential: String)
     }
 
     public struct Outcome: Sendable {
@@ -48,9 +53,15 @@ public struct PlaceholderRewriter: Sendable {
             guard credential.isScoped(to: self.authority) else {
                 return .denyScope(credential: credential.name)
             }
+            guard credential.mayTravel(cleartext: self.cleartext) else {
+                return .denyCleartext(credential: credential.name)
+            }
             note(name)
         }
         for credential in self.injections(for: head) {
+            guard credential.mayTravel(cleartext: self.cleartext) else {
+                return .denyCleartext(credential: credential.name)
+            }
             note(credential.name)
         }
         return needed.isEmpty ? .forward : .rewrite(credentials: needed)

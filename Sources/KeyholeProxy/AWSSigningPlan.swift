@@ -23,7 +23,9 @@ enum AWSSigningPlan {
     /// (`x-amz-content-sha256`). SDKs declare it for S3 uploads; other services' bodies are small.
     static let bodyHashLimit = 16 * 1024 * 1024
 
-    static func make(for head: RequestHead, session: ProxySession, authority: Authority) -> AWSSigningPlan {
+    static func make(
+        for head: RequestHead, session: ProxySession, authority: Authority, cleartext: Bool
+    ) -> AWSSigningPlan {
         guard !session.awsKeys.isEmpty else { return .notSigned }
         switch SigV4Authorization.detect(in: head) {
         case .none:
@@ -60,6 +62,15 @@ enum AWSSigningPlan {
                         message: "keyhole: credential '\(key.credential)' is not allowed for host \(authority); "
                             + "nothing was sent. Its hosts are shown by `keyhole list`.",
                         reason: "credential not scoped to host"
+                    )
+                )
+            }
+            guard credential.mayTravel(cleartext: cleartext) else {
+                return .refuse(
+                    Refusal(
+                        status: .forbidden, decision: .denyCleartext, credential: key.credential,
+                        message: Refusals.cleartext(credential: key.credential, authority: authority),
+                        reason: Refusals.cleartextReason
                     )
                 )
             }

@@ -22,6 +22,15 @@ final class Exchange {
     var awaitingInformationalEnd = false
     var upstreamWillClose = false
     var reason: String?
+    /// The head as it went upstream, for a replay on a fresh connection.
+    var sentHead: HTTPRequestHead?
+    /// The whole body, when the proxy read it before sending (AWS body hashing): a replay can send it again.
+    var heldBody: ByteBuffer?
+    /// Nothing of the request has gone upstream that could not be sent again.
+    var replayable = true
+    /// The request went out on a connection kept alive from an earlier request.
+    var onReusedConnection = false
+    var retried = false
     /// Re-signs an aws-chunked body (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) chunk by chunk on its way up.
     var chunkResigner: SigV4ChunkResigner?
 

@@ -42,7 +42,14 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var upstream: UpstreamHandler?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
+    /// The client half-closed: finish what it sent, then close.
+    private var clientInputClosed = false
+    /// Closes the connection when no request arrives for the idle time (between requests only).
+    private var idleTimer: Scheduled<Void>?
+    /// Answers 504 when the upstream sends no response head in time after the request was sent.
+    private var responseTimer: Scheduled<Void>?
     private var logger: Logger { self.dependencies.logger }
+    private var limits: ProxyLimits { self.dependencies.limits }
 
     init(mode: Mode, dependencies: ProxyDependencies, codec: ServerCodecHandlers) {
         self.mode = mode
@@ -54,10 +61,83 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.armIdleTimer()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        self.cancelTimers()
         self.context = nil
+    }
+
+    private func cancelTimers() {
+        self.idleTimer?.cancel()
+        self.idleTimer = nil
+        self.responseTimer?.cancel()
+        self.responseTimer = nil
+    }
+
+    private func armIdleTimer() {
+        self.idleTimer?.cancel()
+        guard let context = self.context else { return }
+        self.idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(Int64(self.limits.idleSeconds))) {
+            guard case .idle = self.state, let context = self.context else { return }
+            self.logger.debug("closing an idle client connection")
+            self.state = .closed
+            self.upstream?.close()
+            self.upstream = nil
+            context.close(promise: nil)
+        }
+    }
+
+    private func armResponseTimer(_ exchange: Exchange) {
+        self.responseTimer?.cancel()
+        guard let context = self.context else { return }
+        self.responseTimer = context.eventLoop.assumeIsolated().scheduleTask(
+            in: .seconds(Int64(self.limits.responseHeadSeconds))
+        ) {
+            guard case .forwarding(let current, _) = self.state, current === exchange, !exchange.responseHeadSent,
+                let context = self.context
+            else { return }
+            self.refuse(
+                context: context, exchange: exchange, status: .gatewayTimeout, decision: .error,
+                message: "keyhole: \(exchange.authority) sent no response within \(self.limits.responseHeadSeconds) s.",
+                reason: "upstream response timed out"
+            )
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let event = event as? ChannelEvent, case .inputClosed = event else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        // The client sends nothing more. A request it finished is still answered; a request cut short is not
+        // sent on, and an idle connection ends now.
+        self.clientInputClosed = true
+        let queued = self.queue.contains { if case .end = $0 { return true } else { return false } }
+        switch self.state {
+        case .idle:
+            self.drive()
+        case .preparing(let exchange), .collecting(let exchange, _), .forwarding(let exchange, _):
+            if !exchange.requestEnded && !queued {
+                exchange.reason = "client closed the connection mid-request"
+                exchange.decision = .error
+                self.dependencies.audit(exchange.auditEvent())
+                exchange.responseEnded = true
+                self.closeBoth(context: context)
+            }
+        case .upgraded, .closed:
+            break
+        }
+    }
+
+    /// Ends the exchange at once: both connections close.
+    private func closeBoth(context: ChannelHandlerContext) {
+        self.state = .closed
+        self.cancelTimers()
+        self.upstream?.close()
+        self.upstream = nil
+        context.close(promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -134,6 +214,10 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
             switch self.state {
             case .idle:
                 guard let part = self.queue.popFirst() else {
+                    if self.clientInputClosed {
+                        self.closeBoth(context: context)
+                        return
+                    }
                     self.resumeReadingIfPossible()
                     return
                 }
@@ -155,6 +239,10 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     preconditionFailure("request head while the previous request body was streaming")
                 case .body(let buffer):
                     exchange.bytesUp += Int64(buffer.readableBytes)
+                    if exchange.heldBody == nil {
+                        // A streamed body is gone once sent: the request can no longer be replayed.
+                        exchange.replayable = false
+                    }
                     if exchange.chunkResigner != nil {
                         do {
                             let bytes = try exchange.chunkResigner!.feed(Array(buffer.readableBytesView))
@@ -183,6 +271,9 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     exchange.requestEnded = true
                     upstream.write(.end(trailers))
                     upstream.flush()
+                    if !exchange.responseHeadSent {
+                        self.armResponseTimer(exchange)
+                    }
                     if exchange.responseEnded {
                         self.finish(exchange)
                     }
@@ -206,6 +297,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     self.queue.prepend(.end(trailers))
                     if collector.body.readableBytes > 0 {
                         self.queue.prepend(.body(collector.body))
+                        exchange.heldBody = collector.body
                     }
                     let hash = collector.body.withUnsafeReadableBytes { SigV4Resigner.payloadHash($0) }
                     self.resignAndSend(collector.head, collector.resigning, bodyHash: hash, exchange: exchange, context: context)
@@ -217,6 +309,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func start(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        self.idleTimer?.cancel()
+        self.idleTimer = nil
         // Who is asking, and where does the request go?
         let token: String?
         let authority: Authority
@@ -225,14 +319,29 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .intercepted(let connectAuthority, let connectToken):
             token = connectToken
             authority = connectAuthority
+            let sessionID = self.dependencies.sessions.session(forToken: connectToken)?.id ?? "-"
+            // Inside the tunnel the request must name the tunnel's host: an absolute-form target naming another
+            // host would reach a virtual-host server behind this one with the secret swapped in.
+            guard let origin = AbsoluteURI.originForm(of: head.uri, method: head.method.rawValue, inTunnelTo: connectAuthority)
+            else {
+                self.refuse(
+                    context: context, head: head, authority: connectAuthority, sessionID: sessionID,
+                    status: .misdirectedRequest, decision: .denyHost,
+                    message: Refusals.misdirected(connectAuthority, what: "The request target"),
+                    reason: "request target names another host"
+                )
+                return
+            }
+            target = origin
             guard let hostHeader = head.headers.first(name: "host"),
                 let host = Authority(parsing: hostHeader, defaultPort: connectAuthority.port),
                 host == connectAuthority
             else {
                 self.refuse(
-                    context: context, head: head, authority: connectAuthority, sessionID: "-",
+                    context: context, head: head, authority: connectAuthority, sessionID: sessionID,
                     status: .misdirectedRequest, decision: .denyHost,
-                    message: "keyhole: the request's Host header does not match the CONNECT authority \(connectAuthority); refused."
+                    message: Refusals.misdirected(connectAuthority, what: "The request's Host header"),
+                    reason: "Host header names another host"
                 )
                 return
             }
@@ -262,9 +371,11 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
         var requestHead = RequestHead(head: head, target: target, authority: authority)
         let exchange = Exchange(
-            sessionID: session.id, head: head, authority: authority, path: requestHead.pathWithoutQuery
+            sessionID: session.id, head: head, authority: authority,
+            path: Placeholder.redacting(requestHead.pathWithoutQuery) { session.placeholders[String($0)] }
         )
-        switch AWSSigningPlan.make(for: requestHead, session: session, authority: authority) {
+        let cleartext = !self.upstreamUsesTLS
+        switch AWSSigningPlan.make(for: requestHead, session: session, authority: authority, cleartext: cleartext) {
         case .notSigned:
             break
         case .refuse(let refusal):
@@ -291,7 +402,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
 
-        let rewriter = PlaceholderRewriter(session: session, authority: authority)
+        let rewriter = PlaceholderRewriter(session: session, authority: authority, cleartext: cleartext)
         switch rewriter.plan(requestHead) {
         case .forward:
             self.state = .preparing(exchange)
@@ -304,6 +415,13 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     + "If this host should receive it, `keyhole rm \(credential)` and add it again with that --host "
                     + "as well.",
                 reason: "credential not scoped to host"
+            )
+        case .denyCleartext(let credential):
+            exchange.credential = credential
+            self.refuse(
+                context: context, exchange: exchange, status: .forbidden, decision: .denyCleartext,
+                message: Refusals.cleartext(credential: credential, authority: authority),
+                reason: Refusals.cleartextReason
             )
         case .denyUnknownPlaceholder:
             self.refuse(
@@ -447,11 +565,16 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func connectAndSend(_ head: RequestHead, exchange: Exchange, context: ChannelHandlerContext) {
-        let nioHead = HTTPRequestHead(requestHead: head, version: .http1_1)
+        self.connectAndSend(HTTPRequestHead(requestHead: head, version: .http1_1), exchange: exchange, context: context)
+    }
+
+    private func connectAndSend(_ nioHead: HTTPRequestHead, exchange: Exchange, context: ChannelHandlerContext) {
         if let upstream = self.upstream, upstream.isReusable(for: exchange.authority) {
+            exchange.onReusedConnection = true
             self.send(nioHead, exchange: exchange, upstream: upstream)
             return
         }
+        exchange.onReusedConnection = false
         self.upstream?.close()
         self.upstream = nil
         let tls = self.upstreamUsesTLS
@@ -489,9 +612,36 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func send(_ head: HTTPRequestHead, exchange: Exchange, upstream: UpstreamHandler) {
         self.state = .forwarding(exchange, upstream)
+        exchange.sentHead = head
         upstream.write(.head(head))
-        self.drive()
+        if exchange.requestEnded {
+            // A replay: the request was read before; what is held of it goes again.
+            if let body = exchange.heldBody {
+                upstream.write(.body(.byteBuffer(body)))
+            }
+            upstream.write(.end(nil))
+            self.armResponseTimer(exchange)
+        } else {
+            self.drive()
+        }
         upstream.flush()
+    }
+
+    /// A kept-alive upstream connection failed before any byte of the response: the server most likely closed
+    /// it while idle just as the request went out. Send the request once more on a fresh connection, if all of
+    /// it is still at hand. Never twice, never after a response byte.
+    private func retryIfPossible(_ exchange: Exchange, context: ChannelHandlerContext) -> Bool {
+        guard exchange.onReusedConnection, !exchange.retried, exchange.requestEnded, exchange.replayable,
+            !exchange.responseHeadSent, !exchange.awaitingInformationalEnd, exchange.bytesDown == 0,
+            let head = exchange.sentHead
+        else { return false }
+        exchange.retried = true
+        self.responseTimer?.cancel()
+        self.responseTimer = nil
+        self.state = .preparing(exchange)
+        self.logger.debug("retrying a request on a fresh upstream connection", metadata: ["host": "\(exchange.authority)"])
+        self.connectAndSend(head, exchange: exchange, context: context)
+        return true
     }
 
     // MARK: Called by the upstream handler
@@ -500,6 +650,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard case .forwarding(let exchange, _) = self.state, let context = self.context else { return }
         switch part {
         case .head(let head):
+            self.responseTimer?.cancel()
+            self.responseTimer = nil
             if head.status == .switchingProtocols {
                 exchange.status = 101
                 exchange.responseHeadSent = true
@@ -559,12 +711,12 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.upstream = nil
         guard case .forwarding(let exchange, _) = self.state, let context = self.context else { return }
         if exchange.responseEnded { return }
+        if self.retryIfPossible(exchange, context: context) { return }
         let reason = error.map { UpstreamFailure.describe($0) } ?? "upstream closed the connection"
         if exchange.responseHeadSent {
             exchange.reason = reason
             self.dependencies.audit(exchange.auditEvent())
-            self.state = .closed
-            context.close(promise: nil)
+            self.closeBoth(context: context)
         } else {
             self.refuse(
                 context: context, exchange: exchange, status: .badGateway, decision: exchange.decision,
@@ -581,12 +733,15 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
             self.upstream?.close()
             self.upstream = nil
         }
+        self.responseTimer?.cancel()
+        self.responseTimer = nil
         guard exchange.clientKeepAlive else {
             self.state = .closed
             self.context?.close(promise: nil)
             return
         }
         self.state = .idle
+        self.armIdleTimer()
         self.drive()
     }
 
@@ -600,6 +755,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
         status: HTTPResponseStatus,
         decision: AuditDecision,
         message: String,
+        reason: String? = nil,
         extraHeaders: [(String, String)] = []
     ) {
         let exchange = Exchange(
@@ -608,7 +764,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
         )
         self.refuse(
             context: context, exchange: exchange, status: status, decision: decision, message: message,
-            reason: nil, extraHeaders: extraHeaders
+            reason: reason, extraHeaders: extraHeaders
         )
     }
 
@@ -627,6 +783,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
         exchange.responseEnded = true
         self.dependencies.audit(exchange.auditEvent())
         self.state = .closed
+        self.cancelTimers()
         self.upstream?.close()
         self.upstream = nil
         self.logger.info(
@@ -659,6 +816,9 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
         do {
             let clientPipeline = context.pipeline.syncOperations
             try clientPipeline.addHandler(clientGlue, position: .after(self))
+            try clientPipeline.addHandler(
+                IdleStateHandler(allTimeout: .seconds(Int64(self.limits.tunnelIdleSeconds))), position: .before(clientGlue)
+            )
             try upstream.detach(replacingWith: upstreamGlue)
             // Leftover bytes of the request decoder flow into the glue.
             clientPipeline.removeHandler(self, promise: nil)

@@ -75,7 +75,11 @@ extension GlueHandler: ChannelDuplexHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        // Drop the partner (swift-nio-examples' connect-proxy does the same): the pair references each other, and
+        // a pair that outlives its channels is a leak per tunnel.
         self.context = nil
+        self.partner = nil
+        self.onClose = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -97,6 +101,13 @@ extension GlueHandler: ChannelDuplexHandler {
         if let event = event as? ChannelEvent, case .inputClosed = event {
             // We have read EOF.
             self.partner?.partnerWriteEOF()
+        }
+        if event is IdleStateHandler.IdleStateEvent {
+            // No byte either way for the tunnel's idle time: end both sides.
+            self.reportClose()
+            self.partner?.partnerCloseFull()
+            context.close(promise: nil)
+            return
         }
         context.fireUserInboundEventTriggered(event)
     }

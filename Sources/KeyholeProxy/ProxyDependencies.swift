@@ -13,6 +13,11 @@ public struct ProxyDependencies: Sendable {
     public var connector: any UpstreamConnector
     public var audit: @Sendable (AuditEvent) -> Void
     public var logger: Logger
+    /// Decides, before a single byte is read, whether a new client connection may use the proxy (the daemon
+    /// refuses other local users' connections). nil admits everyone (tests).
+    public var admitPeer: (@Sendable (_ channel: any Channel) -> Bool)?
+    /// Timeouts and the connection cap.
+    public var limits: ProxyLimits
 
     public init(
         sessions: any SessionAuthenticator,
@@ -20,7 +25,9 @@ public struct ProxyDependencies: Sendable {
         serverContext: @escaping @Sendable (_ host: String, _ eventLoop: any EventLoop) -> EventLoopFuture<NIOSSLContext>,
         connector: any UpstreamConnector,
         audit: @escaping @Sendable (AuditEvent) -> Void,
-        logger: Logger
+        logger: Logger,
+        admitPeer: (@Sendable (_ channel: any Channel) -> Bool)? = nil,
+        limits: ProxyLimits = .defaults
     ) {
         self.sessions = sessions
         self.resolver = resolver
@@ -28,5 +35,7 @@ public struct ProxyDependencies: Sendable {
         self.connector = connector
         self.audit = audit
         self.logger = logger
+        self.admitPeer = admitPeer
+        self.limits = limits
     }
 }

@@ -29,10 +29,57 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var connectEnded = false
     /// The pipeline change to make once the CONNECT has ended.
     private var whenEnded: (() -> Void)?
+    /// An upstream tunnel connected but not yet joined: closed if the client goes away first.
+    private var pendingUpstream: (any Channel)?
+    /// Closes a connection whose first request head has not been handled in time (before proxy authentication,
+    /// so anyone who can connect could otherwise hold connections open forever).
+    private var headTimer: Scheduled<Void>?
 
     init(dependencies: ProxyDependencies, codec: ServerCodecHandlers) {
         self.dependencies = dependencies
         self.codec = codec
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.headTimer = context.eventLoop.assumeIsolated().scheduleTask(
+            in: .seconds(Int64(self.dependencies.limits.requestHeadSeconds))
+        ) {
+            self.dependencies.logger.debug("closing a connection that sent no complete request in time")
+            context.close(promise: nil)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.headTimer?.cancel()
+        self.headTimer = nil
+        self.whenEnded = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.state = .done
+        self.whenEnded = nil
+        self.pendingUpstream?.close(promise: nil)
+        self.pendingUpstream = nil
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            // The client stopped sending before its request was handled: nothing more can come.
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.dependencies.logger.debug("client connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    private var isClosed: Bool {
+        if case .done = self.state { return true }
+        return false
     }
 
     func read(context: ChannelHandlerContext) {
@@ -109,11 +156,20 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
             .whenComplete { result in
                 switch result {
                 case .failure(let error):
+                    guard !self.isClosed else { return }
                     let reason = UpstreamFailure.describe(error)
                     self.audit(authority: authority, sessionID: session.id, decision: .tunnel, status: 502, reason: reason)
                     self.refuse(context: context, status: .badGateway, message: "keyhole: could not reach \(authority): \(reason).")
                 case .success(let upstream):
-                    self.afterConnectEnded({ self.joinTunnel(upstream, authority: authority, session: session, started: started, context: context) }, context: context)
+                    guard !self.isClosed else {
+                        upstream.close(promise: nil)
+                        return
+                    }
+                    self.pendingUpstream = upstream
+                    self.afterConnectEnded({
+                        self.pendingUpstream = nil
+                        self.joinTunnel(upstream, authority: authority, session: session, started: started, context: context)
+                    }, context: context)
                 }
             }
     }
@@ -132,7 +188,7 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     do {
                         try upstream.pipeline.syncOperations.addHandler(upstreamGlue)
                         self.writeEstablished(context: context)
-                        try self.replace(with: [clientGlue], context: context)
+                        try self.replace(with: [self.tunnelIdleHandler(), clientGlue], context: context)
                     } catch {
                         upstream.close(promise: nil)
                         context.close(promise: nil)
@@ -149,6 +205,7 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
             .whenComplete { result in
                 switch result {
                 case .failure(let error):
+                    guard !self.isClosed else { return }
                     dependencies.logger.error("could not mint a certificate", metadata: ["host": "\(authority.host)", "error": "\(error)"])
                     self.refuse(context: context, status: .badGateway, message: "keyhole: could not prepare a certificate for \(authority.host).")
                 case .success(let sslContext):
@@ -186,13 +243,21 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     do {
                         self.writeEstablished(context: context)
                         let ssl = NIOSSLServerHandler(context: sslContext)
-                        try self.replace(with: [sni, ssl, innerCodec.encoder, innerCodec.decoder, forwarding], context: context)
+                        let deadline = HandshakeDeadlineHandler(timeout: .seconds(Int64(dependencies.limits.handshakeSeconds)))
+                        try self.replace(
+                            with: [sni, ssl, deadline, innerCodec.encoder, innerCodec.decoder, forwarding], context: context
+                        )
                     } catch {
                         context.close(promise: nil)
                     }
     }
 
     // MARK: Helpers
+
+    /// Ends a tunnel in which no byte has moved either way for the configured time.
+    private func tunnelIdleHandler() -> IdleStateHandler {
+        IdleStateHandler(allTimeout: .seconds(Int64(self.dependencies.limits.tunnelIdleSeconds)))
+    }
 
     /// Runs a pipeline change after the CONNECT has been fully read, and outside the decoder's read loop
     /// (a cached certificate completes at once, while the decoder is still delivering the request).

@@ -16,17 +16,21 @@ public struct SocketUpstreamConnector: UpstreamConnector {
     public let resolve: [Authority: Authority]
     public let tlsContext: NIOSSLContext
     public let connectTimeout: TimeAmount
+    /// The longest a TLS handshake with an upstream may take.
+    public let handshakeTimeout: TimeAmount
     public let selfTest: SelfTestRoutes?
 
     public init(
         resolve: [Authority: Authority],
         tlsContext: NIOSSLContext,
         connectTimeout: TimeAmount = .seconds(10),
+        handshakeTimeout: TimeAmount = .seconds(15),
         selfTest: SelfTestRoutes? = nil
     ) {
         self.resolve = resolve
         self.tlsContext = tlsContext
         self.connectTimeout = connectTimeout
+        self.handshakeTimeout = handshakeTimeout
         self.selfTest = selfTest
     }
 
@@ -51,6 +55,7 @@ public struct SocketUpstreamConnector: UpstreamConnector {
             .channelOption(.allowRemoteHalfClosure, value: true)
         let connected = bootstrap.connect(host: target.host, port: target.port)
         guard tls else { return connected }
+        let handshakeTimeout = self.handshakeTimeout
         return connected.flatMap { channel in
             let handshake = channel.eventLoop.makePromise(of: Void.self)
             do {
@@ -58,7 +63,7 @@ public struct SocketUpstreamConnector: UpstreamConnector {
                 let serverHostname = authority.isIPAddress ? nil : authority.host
                 let ssl = try NIOSSLClientHandler(context: context, serverHostname: serverHostname)
                 try channel.pipeline.syncOperations.addHandler(ssl)
-                try channel.pipeline.syncOperations.addHandler(HandshakeWatcher(promise: handshake))
+                try channel.pipeline.syncOperations.addHandler(HandshakeWatcher(promise: handshake, timeout: handshakeTimeout))
             } catch {
                 channel.close(promise: nil)
                 return channel.eventLoop.makeFailedFuture(error)
@@ -80,14 +85,27 @@ extension Authority {
     }
 }
 
-/// Completes a promise when the TLS handshake finishes (or fails), then leaves the pipeline.
+/// Completes a promise when the TLS handshake finishes (or fails, or takes longer than `timeout`), then leaves
+/// the pipeline.
 final class HandshakeWatcher: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
     private var promise: EventLoopPromise<Void>?
+    private let timeout: TimeAmount
+    private var timer: Scheduled<Void>?
 
-    init(promise: EventLoopPromise<Void>) {
+    init(promise: EventLoopPromise<Void>, timeout: TimeAmount) {
         self.promise = promise
+        self.timeout = timeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.timer = context.eventLoop.assumeIsolated().scheduleTask(in: self.timeout) {
+            guard let promise = self.promise else { return }
+            self.promise = nil
+            promise.fail(HandshakeTimeout())
+            context.close(promise: nil)
+        }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -116,6 +134,8 @@ final class HandshakeWatcher: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        self.timer?.cancel()
+        self.timer = nil
         if let promise = self.promise {
             self.promise = nil
             promise.fail(ChannelError.ioOnClosedChannel)
@@ -125,3 +145,8 @@ final class HandshakeWatcher: ChannelInboundHandler, RemovableChannelHandler {
 
 @available(*, unavailable)
 extension HandshakeWatcher: Sendable {}
+
+/// A TLS handshake did not finish in time.
+struct HandshakeTimeout: Error, CustomStringConvertible {
+    var description: String { "the TLS handshake timed out" }
+}

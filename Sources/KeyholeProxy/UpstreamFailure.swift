@@ -15,6 +15,8 @@ enum UpstreamFailure {
             }
         case let error as NIOSSLExtraError:
             return "TLS verification failed: \(error)"
+        case is HandshakeTimeout:
+            return "TLS handshake timed out"
         case is NIOConnectionError:
             return "connection failed (is the host up and the address right?)"
         case let error as ChannelError:

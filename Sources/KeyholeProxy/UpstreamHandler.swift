@@ -1,6 +1,7 @@
 import KeyholeCore
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// The far end of a forwarded exchange: sits on the upstream connection, hands response parts to its
 /// ``ForwardingHandler`` and reads only while the client can take more.
@@ -101,7 +102,23 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            // The server closed its side (FIN, or TLS close_notify after its idle timeout). The response decoder
+            // has already delivered the end of a response framed by the close; the connection is of no more use.
+            self.closed = true
+            context.close(promise: nil)
+            self.owner?.upstreamClosed(self, error: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? NIOSSLError, case .uncleanShutdown = error {
+            // A server that closes without close_notify, as many do: handled as the end of input that follows.
+            return
+        }
         self.closed = true
         self.owner?.upstreamClosed(self, error: error)
         context.close(promise: nil)

@@ -85,7 +85,8 @@ import Foundation
     @Test func decisionsAreKebabCase() {
         #expect(
             AuditDecision.allCases.map(\.rawValue) == [
-                "forward", "swap", "inject", "resign", "tunnel", "deny-scope", "deny-auth", "deny-host", "fail-closed", "error",
+                "forward", "swap", "inject", "resign", "tunnel", "deny-scope", "deny-cleartext", "deny-auth", "deny-host",
+                "fail-closed", "error",
             ]
         )
     }

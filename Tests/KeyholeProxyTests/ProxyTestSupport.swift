@@ -25,21 +25,42 @@ struct UnreachableResolver: SecretResolver {
     }
 }
 
-/// Hands out in-memory upstream channels on the test's event loop and records what was asked for.
+/// A resolver that knows one secret per credential name.
+struct FixedResolver: SecretResolver {
+    let secrets: [String: String]
+
+    func secret(for credential: String) async throws -> Secret {
+        guard let value = self.secrets[credential] else { throw CancellationError() }
+        return Secret(value)
+    }
+
+    func cachedSecret(for credential: String) -> Secret? {
+        self.secrets[credential].map { Secret($0) }
+    }
+}
+
+/// Hands out in-memory upstream channels on the test's event loop, one per connection in order, and records what
+/// was asked for.
 final class FakeConnector: UpstreamConnector, @unchecked Sendable {
-    let upstream: EmbeddedChannel
+    let upstreams: [EmbeddedChannel]
     private let lock = NIOLock()
     private var _requests: [(Authority, Bool)] = []
 
-    init(upstream: EmbeddedChannel) {
-        self.upstream = upstream
+    init(upstreams: [EmbeddedChannel]) {
+        self.upstreams = upstreams
     }
+
+    var upstream: EmbeddedChannel { self.upstreams[0] }
 
     var requests: [(Authority, Bool)] { self.lock.withLock { self._requests } }
 
     func connect(to authority: Authority, tls: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
-        self.lock.withLock { self._requests.append((authority, tls)) }
-        return eventLoop.makeSucceededFuture(self.upstream)
+        let index = self.lock.withLock { () -> Int in
+            self._requests.append((authority, tls))
+            return self._requests.count - 1
+        }
+        guard index < self.upstreams.count else { return eventLoop.makeFailedFuture(ChannelError.connectPending) }
+        return eventLoop.makeSucceededFuture(self.upstreams[index])
     }
 }
 
@@ -63,25 +84,73 @@ struct ProxyHarness {
     let audit = AuditRecorder()
     let token = "t0ken"
     let placeholder = Placeholder.generate()
+    let secret = "real-secret-value"
 
-    init() throws {
-        self.client = EmbeddedChannel(loop: self.loop)
-        self.upstream = EmbeddedChannel(loop: self.loop)
-        self.connector = FakeConnector(upstream: self.upstream)
-        let credential = CredentialDefinition(name: "api", hosts: [try HostPattern("api.test")], env: ["API"], created: "")
-        let session = ProxySession(id: "s1", credentials: [credential], placeholders: [self.placeholder: "api"])
+    /// - Parameters:
+    ///   - credentials: the session's credentials (default: `api` for `api.test`, swapped only).
+    ///   - intercepted: a connection inside an intercepted CONNECT to this authority (TLS already terminated), instead
+    ///     of a new proxy connection.
+    init(
+        credentials: [CredentialDefinition]? = nil,
+        intercepted: Authority? = nil,
+        limits: ProxyLimits = .defaults,
+        upstreams: Int = 3
+    ) throws {
+        let loop = self.loop
+        self.client = EmbeddedChannel(loop: loop)
+        let channels = (0..<upstreams).map { _ in EmbeddedChannel(loop: loop) }
+        self.upstream = channels[0]
+        self.connector = FakeConnector(upstreams: channels)
+        let credentials = try credentials
+            ?? [CredentialDefinition(name: "api", hosts: [try HostPattern("api.test")], env: ["API"], created: "")]
+        let first = self.placeholder
+        let session = ProxySession(
+            id: "s1", credentials: credentials,
+            placeholders: Dictionary(uniqueKeysWithValues: credentials.enumerated().map {
+                ($0.offset == 0 ? first : Placeholder.generate(), $0.element.name)
+            })
+        )
+        let secret = self.secret
         let audit = self.audit
         let dependencies = ProxyDependencies(
             sessions: FakeSessions(token: self.token, session: session),
-            resolver: UnreachableResolver(),
+            resolver: FixedResolver(secrets: Dictionary(uniqueKeysWithValues: credentials.map { ($0.name, secret) })),
             serverContext: { _, eventLoop in eventLoop.makeFailedFuture(CancellationError()) },
             connector: self.connector,
             audit: { audit.record($0) },
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            limits: limits
         )
-        try self.upstream.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
-        try ProxyServer.configure(channel: self.client, dependencies: dependencies)
+        for channel in channels {
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
+        }
+        if let intercepted {
+            let codec = ServerCodecHandlers()
+            try codec.add(to: self.client.pipeline.syncOperations)
+            try self.client.pipeline.syncOperations.addHandler(
+                ForwardingHandler(
+                    mode: .intercepted(authority: intercepted, token: self.token), dependencies: dependencies, codec: codec
+                )
+            )
+        } else {
+            try ProxyServer.configure(channel: self.client, dependencies: dependencies)
+        }
         try self.client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+    }
+
+    /// Sends bytes from the upstream at `index` toward the proxy.
+    func answer(_ text: String, from index: Int = 0) throws {
+        try self.connector.upstreams[index].writeInbound(ByteBuffer(string: text))
+        self.loop.run()
+    }
+
+    func upstreamOutput(_ index: Int) throws -> String {
+        let channel = self.connector.upstreams[index]
+        var text = ""
+        while let data = try channel.readOutbound(as: IOData.self) {
+            if case .byteBuffer(let buffer) = data { text += String(buffer: buffer) }
+        }
+        return text
     }
 
     var authorization: String {
