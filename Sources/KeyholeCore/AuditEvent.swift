@@ -8,13 +8,14 @@ import Darwin
 
 /// One line of the audit log (`$XDG_STATE_HOME/keyhole/audit.jsonl`). It names the credential but never
 /// holds a secret or a placeholder, and the path is stored without its query (which may carry either).
+/// Identical refusals close together are written once with a `count` (see ``AuditThrottle``).
 ///
 /// ```json
 /// {"time":"2025-01-02T03:04:05.678Z","session":"1a2b3c4d","method":"GET","host":"api.github.com:443",
 ///  "path":"/user","credential":"github","decision":"swap","status":200,"bytes_up":0,"bytes_down":1234,
 ///  "ms":87,"reason":null}
 /// ```
-public struct AuditEvent: Codable, Sendable, Equatable {
+public struct AuditEvent: Codable, Sendable, Hashable {
     /// RFC 3339 UTC time with milliseconds, e.g. `2025-01-02T03:04:05.678Z`.
     public var time: String
     /// Short session id (8 hex characters).
@@ -36,12 +37,14 @@ public struct AuditEvent: Codable, Sendable, Equatable {
     public var ms: Int
     /// Why, for denials and errors.
     public var reason: String?
+    /// How many identical events this line stands for, when more than one (nil: one).
+    public var count: Int?
 
     enum CodingKeys: String, CodingKey {
         case time, session, method, host, path, credential, decision, status
         case bytesUp = "bytes_up"
         case bytesDown = "bytes_down"
-        case ms, reason
+        case ms, reason, count
     }
 
     public init(
@@ -56,7 +59,8 @@ public struct AuditEvent: Codable, Sendable, Equatable {
         bytesUp: Int64 = 0,
         bytesDown: Int64 = 0,
         ms: Int = 0,
-        reason: String? = nil
+        reason: String? = nil,
+        count: Int? = nil
     ) {
         self.time = time
         self.session = session
@@ -70,6 +74,7 @@ public struct AuditEvent: Codable, Sendable, Equatable {
         self.bytesDown = bytesDown
         self.ms = ms
         self.reason = reason
+        self.count = count
     }
 
     public init(from decoder: any Decoder) throws {
@@ -86,11 +91,13 @@ public struct AuditEvent: Codable, Sendable, Equatable {
             bytesUp: try container.decodeIfPresent(Int64.self, forKey: .bytesUp) ?? 0,
             bytesDown: try container.decodeIfPresent(Int64.self, forKey: .bytesDown) ?? 0,
             ms: try container.decodeIfPresent(Int.self, forKey: .ms) ?? 0,
-            reason: try container.decodeIfPresent(String.self, forKey: .reason)
+            reason: try container.decodeIfPresent(String.self, forKey: .reason),
+            count: try container.decodeIfPresent(Int.self, forKey: .count)
         )
     }
 
-    /// Every key is always written (absent values as `null`), so each line has the same shape.
+    /// Every key is always written (absent values as `null`), so each line has the same shape; only `count`
+    /// is left out when the line stands for one event.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(self.time, forKey: .time)
@@ -105,10 +112,13 @@ public struct AuditEvent: Codable, Sendable, Equatable {
         try container.encode(self.bytesDown, forKey: .bytesDown)
         try container.encode(self.ms, forKey: .ms)
         try container.encode(self.reason, forKey: .reason)
+        try container.encodeIfPresent(self.count, forKey: .count)
     }
 
     /// The event as one JSON object without a trailing newline, keys in a fixed order. Written by hand
-    /// (no Foundation) because the proxy writes one per request.
+    /// (no Foundation) because the proxy writes one per request. Strings are pure printable text: every
+    /// character a terminal would act on (``Unicode/Scalar/isUnsafeToDisplay``) is written as `\uXXXX`,
+    /// so `keyhole log --json` or `cat audit.jsonl` cannot be steered by a crafted path.
     public func jsonLine() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)
@@ -153,6 +163,10 @@ public struct AuditEvent: Codable, Sendable, Equatable {
         number(self.ms)
         key("reason")
         string(self.reason)
+        if let count = self.count {
+            key("count")
+            number(count)
+        }
         out.append(UInt8(ascii: "}"))
         return out
     }
@@ -237,19 +251,20 @@ public struct AuditEvent: Codable, Sendable, Equatable {
     private static func appendJSONString(_ value: String, to out: inout [UInt8]) {
         let hex: [UInt8] = Array("0123456789abcdef".utf8)
         out.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
-            case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
-            case UInt8(ascii: "\n"): out.append(contentsOf: "\\n".utf8)
-            case UInt8(ascii: "\r"): out.append(contentsOf: "\\r".utf8)
-            case UInt8(ascii: "\t"): out.append(contentsOf: "\\t".utf8)
-            case 0..<0x20, 0x7F:
-                out.append(contentsOf: "\\u00".utf8)
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0xF)])
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out.append(contentsOf: "\\\"".utf8)
+            case "\\": out.append(contentsOf: "\\\\".utf8)
+            case "\n": out.append(contentsOf: "\\n".utf8)
+            case "\r": out.append(contentsOf: "\\r".utf8)
+            case "\t": out.append(contentsOf: "\\t".utf8)
+            case _ where scalar.isUnsafeToDisplay:
+                out.append(contentsOf: "\\u".utf8)
+                for shift in stride(from: 12, through: 0, by: -4) {
+                    out.append(hex[Int((scalar.value >> UInt32(shift)) & 0xF)])
+                }
             default:
-                out.append(byte)
+                UTF8.encode(scalar) { out.append($0) }
             }
         }
         out.append(UInt8(ascii: "\""))

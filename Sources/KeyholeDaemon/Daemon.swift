@@ -79,7 +79,7 @@ public enum Daemon {
         let leafCache = LeafCertificateCache(authority: authority, threadPool: threadPool)
         let repository = CredentialRepository(directory: paths.credentialsDirectory)
         let registry = SessionRegistry(definitions: try repository.load())
-        let auditLog = AuditLog(path: paths.auditLogFile)
+        let auditLog = ThrottledAuditLog(log: AuditLog(path: paths.auditLogFile))
         let selfTestRoutes = SelfTestRoutes(caPEM: authority.certificatePEM)
 
         let dependencies = ProxyDependencies(
@@ -127,6 +127,7 @@ public enum Daemon {
         ]
         let serviceGroup = ServiceGroup(
             configuration: .init(
+            auditLog,  // first, so it stops last: what the proxy audits until it stops is written
                 services: services.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 cancellationSignals: [],
