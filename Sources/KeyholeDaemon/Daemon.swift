@@ -121,13 +121,13 @@ public enum Daemon {
         let controlServer = ControlServer(path: paths.controlSocket, logger: logger, handler: control)
 
         let services: [any Service] = [
+            auditLog,  // first, so it stops last: what the proxy audits until it stops is written
             ProxyService(server: proxy),
             ControlSocketService(server: controlServer),
             SessionSweeper(registry: registry, logger: logger),
         ]
         let serviceGroup = ServiceGroup(
             configuration: .init(
-            auditLog,  // first, so it stops last: what the proxy audits until it stops is written
                 services: services.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 cancellationSignals: [],
