@@ -281,16 +281,51 @@ def test_wildcard_pattern_matches_subdomains(kh, creds, upstream):
         assert header(only_request(upstream, mark), "Authorization") == [f"Bearer {creds['wild'].secret}"]
 
 
-def test_plain_http_absolute_form_is_swapped(kh, creds, upstream):
+@pytest.mark.parametrize("how", ["header", "inject", "port"])
+def test_secret_never_goes_over_plain_http(kh, creds, upstream, how):
+    """Issue 9 item 1: a secret only leaves over verified TLS. A credential scoped to a host without a port (or with
+    the very port of the plain request) is refused (403, nothing sent, audited) in a plain http:// request."""
     mark = upstream.mark()
-    result = curl(kh, f'-H "Authorization: Bearer $API_TOKEN" {upstream.url("/bearer/bearer", tls=False)}',
-                  only=["bearer"], show=["API_TOKEN"])
+    audit_mark = audit_len(kh)
+    if how == "port":
+        # `--host api.keyhole.test:PORT` + `curl http://api.keyhole.test:PORT/`: the port matches, the scheme does not.
+        name = f"portplain{upstream.plain_port}"
+        if not any(c["name"] == name for c in json.loads(kh.ok("list", "--json").stdout)):
+            kh.add(name, random_secret("sk_port_"), f"{API}:{upstream.plain_port}", inject="X-Api-Key: {secret}")
+        args, only = upstream.url("/apikey/x", tls=False), [name]
+    elif how == "inject":
+        args, only, name = upstream.url("/bearer/injected", tls=False), ["injected"], "injected"
+    else:
+        args, only, name = (f'-H "Authorization: Bearer $API_TOKEN" {upstream.url("/bearer/bearer", tls=False)}',
+                            ["bearer"], "bearer")
+    result = curl(kh, args, only=only)
+    assert result.code == 403, str(result)
+    assert name in result.body and "--allow-http" in result.body, str(result)
+    assert upstream.requests_since(mark) == [], "nothing may reach the upstream in clear text"
+    wait_audit(kh, decision="deny-cleartext", credential=name, host=API, since=audit_mark)
+
+
+def test_allow_http_credential_is_swapped_over_plain_http(kh, creds, upstream):
+    secret = random_secret("sk_devhttp_")
+    added = kh.add("devhttp", secret, API, env_var="DEVHTTP_TOKEN", extra=("--allow-http",))
+    assert "allow-http" in added.stderr, added
+    upstream.expect("devhttp", secret)
+    listed = {c["name"]: c for c in json.loads(kh.ok("list", "--json").stdout)}
+    assert listed["devhttp"].get("allow_http") is True and "allow_http" not in listed["bearer"]
+    mark = upstream.mark()
+    result = curl(kh, f'-H "Authorization: Bearer $DEVHTTP_TOKEN" {upstream.url("/bearer/devhttp", tls=False)}',
+                  only=["devhttp"], show=["DEVHTTP_TOKEN"])
     assert result.code == 200, str(result)
     request = only_request(upstream, mark)
     assert request["server"] == "plain"
-    assert header(request, "Authorization") == [f"Bearer {creds['bearer'].secret}"]
+    assert header(request, "Authorization") == [f"Bearer {secret}"]
     assert not header(request, "Proxy-Authorization")
-    assert not upstream.saw(result.vars["API_TOKEN"], mark)
+    assert not upstream.saw(result.vars["DEVHTTP_TOKEN"], mark)
+
+
+def test_loopback_host_pattern_warns(kh):
+    added = kh.add("loopdev", random_secret("sk_loop_"), "127.0.0.1:15000")
+    assert "loopback" in added.stderr and "--isolate" in added.stderr, added
 
 
 def test_plain_http_without_placeholder_is_forwarded(kh, creds, upstream):
