@@ -126,7 +126,10 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 exchange.responseEnded = true
                 self.closeBoth(context: context)
             }
-        case .upgraded, .closed:
+        case .upgraded:
+            // The glue that takes over after the 101 needs to know (it half-closes the upstream).
+            context.fireUserInboundEventTriggered(event)
+        case .closed:
             break
         }
     }
