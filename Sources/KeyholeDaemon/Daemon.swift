@@ -48,6 +48,7 @@ public enum Daemon {
         let logger = Logger(label: "keyhole") { label in
             FileLogHandler(label: label, sink: sink, echo: echo)
         }
+        OpenFilesLimit.raise(logger: logger)
 
         let config = try Config.load(from: paths.configFile)
         for warning in config.warnings {
@@ -88,7 +89,8 @@ public enum Daemon {
             serverContext: { host, eventLoop in leafCache.serverContext(for: host, on: eventLoop) },
             connector: SocketUpstreamConnector(resolve: resolve, tlsContext: upstreamTLS, selfTest: selfTestRoutes),
             audit: { auditLog.append($0) },
-            logger: logger
+            logger: logger,
+            admitPeer: { [peers = ProxyPeerFilter(ownUID: getuid(), logger: logger)] in peers.admit($0) }
         )
         let proxy: ProxyServer
         do {

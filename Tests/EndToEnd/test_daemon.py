@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import signal
 import stat
 import subprocess
@@ -168,6 +169,21 @@ def test_daemon_has_no_core_dumps(user):
     line = next(l for l in limits.splitlines() if l.startswith("Max core file size"))
     soft, hard = line.split()[4:6]
     assert soft == "0", f"core dumps must be off (RLIMIT_CORE soft 0): {line!r}"
+
+
+def test_daemon_raises_its_open_files_limit_to_the_hard_limit(user):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard <= 256:
+        pytest.skip(f"the hard open-files limit {hard} leaves no room to lower the soft one")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))  # the auto-started daemon inherits a low soft limit
+    try:
+        pid = user.status()["pid"]
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    limits = open(f"/proc/{pid}/limits").read()
+    line = next(l for l in limits.splitlines() if l.startswith("Max open files"))
+    daemon_soft, daemon_hard = line.split()[3:5]
+    assert daemon_soft == daemon_hard, f"the daemon must raise its soft fd limit to the hard one: {line!r}"
 
 
 def test_stop_without_daemon_does_not_start_one(user):
