@@ -87,10 +87,14 @@ public enum Daemon {
             sessions: registry,
             resolver: StoreResolver(store: store, threadPool: threadPool),
             serverContext: { host, eventLoop in leafCache.serverContext(for: host, on: eventLoop) },
-            connector: SocketUpstreamConnector(resolve: resolve, tlsContext: upstreamTLS, selfTest: selfTestRoutes),
+            connector: SocketUpstreamConnector(
+                resolve: resolve, tlsContext: upstreamTLS,
+                handshakeTimeout: .seconds(Int64(config.limits.handshakeSeconds)), selfTest: selfTestRoutes
+            ),
             audit: { auditLog.append($0) },
             logger: logger,
-            admitPeer: { [peers = ProxyPeerFilter(ownUID: getuid(), logger: logger)] in peers.admit($0) }
+            admitPeer: { [peers = ProxyPeerFilter(ownUID: getuid(), logger: logger)] in peers.admit($0) },
+            limits: config.limits
         )
         let proxy: ProxyServer
         do {
