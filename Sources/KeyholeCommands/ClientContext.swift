@@ -82,6 +82,14 @@ struct DaemonConnection {
         return response
     }
 
+    /// Sends `request` (`status`, `unlock`, `lock`) and returns the daemon's status from its answer.
+    func status(_ request: ControlRequest = ControlRequest(command: .status)) throws -> DaemonStatus {
+        guard let status = try self.send(request).status else {
+            throw CLIError("the daemon sent no status", hint: "restart it with `keyhole stop` if it is an older version")
+        }
+        return status
+    }
+
     func close() {
         self.client.close()
     }

@@ -50,7 +50,12 @@ struct DoctorChecks {
             return
         }
         let state = status.storeState
-        if state.contains("locked") && !state.contains("unlocked") {
+        if status.vaultLock == .locked {
+            report.add(
+                "store", "store", .fail, "file vault locked: run `keyhole unlock`",
+                fix: "`keyhole unlock` asks for the vault's passphrase once (or start the daemon with KEYHOLE_PASSPHRASE)"
+            )
+        } else if state.contains("locked") && !state.contains("unlocked") {
             report.add(
                 "store", "store", .fail, state,
                 fix: "unlock your keyring (log in to the desktop session, or `gnome-keyring-daemon --unlock`); "
@@ -108,7 +113,8 @@ struct DoctorChecks {
 
     static func roundTripFix(stage: String) -> String {
         switch stage {
-        case "store": return "the store cannot be written: unlock the keyring, or check the vault passphrase/key file"
+        case "store":
+            return "the store cannot be written: unlock the keyring, `keyhole unlock` the vault, or check its key file"
         case "certificate": return "the CA cannot issue certificates: restart the daemon (`keyhole stop`)"
         default: return "read `keyhole log --last 5` and the daemon log; restart with `keyhole stop` and try again"
         }

@@ -17,8 +17,9 @@ public struct Keyhole: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            DaemonCommand.self, StatusCommand.self, StopCommand.self, AddCommand.self, ListCommand.self,
-            RemoveCommand.self, RotateCommand.self, RunCommand.self, EnvCommand.self, LogCommand.self,
+            DaemonCommand.self, StatusCommand.self, StopCommand.self, UnlockCommand.self, LockCommand.self,
+            AddCommand.self, ListCommand.self, RemoveCommand.self, RotateCommand.self, RunCommand.self,
+            EnvCommand.self, LogCommand.self,
             DoctorCommand.self, ImportCommand.self, GitCredentialCommand.self, DockerCredentialCommand.self,
             AWSCredentialProcessCommand.self, ShellInitCommand.self, WrapCommand.self, UnwrapCommand.self,
         ]

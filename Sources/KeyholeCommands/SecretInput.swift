@@ -4,41 +4,51 @@ import Foundation
 import Glibc
 #endif
 
-/// Reads a secret for `add` and `rotate`: from stdin when it is not a terminal (one trailing newline dropped),
-/// else from a no-echo prompt on the terminal, asked twice. Never from argv or the environment.
+/// Reads a secret for `add` and `rotate`, or the vault passphrase for `unlock`: from stdin when it is not a
+/// terminal (one trailing newline dropped), else from a no-echo prompt on the terminal (asked twice where a typo
+/// would be stored). Never from argv or the environment.
 enum SecretInput {
     static func read(name: String) throws -> String {
-        let secret: String
+        try self.read(
+            prompt: "Secret for \(name): ", confirm: true, what: "secret",
+            emptyHint: "pipe the secret on stdin, e.g. `printf %s \"$TOKEN\" | keyhole add \(name) --host ...`"
+        )
+    }
+
+    /// - Parameters:
+    ///   - confirm: on a terminal, ask twice and refuse two different entries.
+    ///   - what: "secret" or "passphrase", for the messages.
+    ///   - emptyHint: what to do when the value is empty.
+    static func read(prompt: String, confirm: Bool, what: String, emptyHint: String) throws -> String {
+        let value: String
         if isatty(0) == 1 {
-            let first = try self.prompt("Secret for \(name): ")
-            let second = try self.prompt("Again: ")
-            guard first == second else {
-                throw CLIError("the two entries differ; nothing was stored", hint: "try again")
+            let first = try self.prompt(prompt)
+            if confirm, try self.prompt("Again: ") != first {
+                throw CLIError("the two entries differ; nothing was changed", hint: "try again")
             }
-            secret = first
+            value = first
         } else {
             let data = FileHandle.standardInput.readDataToEndOfFile()
             guard var text = String(data: data, encoding: .utf8) else {
-                throw CLIError("the secret on stdin is not UTF-8 text", hint: "pass the secret as text")
+                throw CLIError("the \(what) on stdin is not UTF-8 text", hint: "pass the \(what) as text")
             }
             if text.hasSuffix("\r\n") {
                 text.removeLast(2)
             } else if text.hasSuffix("\n") {
                 text.removeLast()
             }
-            secret = text
+            value = text
         }
-        guard !secret.isEmpty else {
-            throw CLIError("empty secret refused", hint: "pipe the secret on stdin, e.g. `printf %s \"$TOKEN\" | keyhole add \(name) --host ...`")
+        guard !value.isEmpty else {
+            throw CLIError("empty \(what) refused", hint: emptyHint)
         }
-        return secret
+        return value
     }
 
     private static func prompt(_ text: String) throws -> String {
         let tty = open("/dev/tty", O_RDWR | O_CLOEXEC)
         let fd = tty >= 0 ? tty : 0
         defer { if tty >= 0 { close(tty) } }
-        _ = text.withCString { write(fd, $0, strlen($0)) }
         var original = termios()
         tcgetattr(fd, &original)
         var silent = original
@@ -48,6 +58,8 @@ enum SecretInput {
             tcsetattr(fd, TCSAFLUSH, &original)
             _ = write(fd, "\n", 1)
         }
+        // Echo goes off before the prompt shows: what is typed once it is there is neither echoed nor flushed.
+        _ = text.withCString { write(fd, $0, strlen($0)) }
         var bytes: [UInt8] = []
         var byte: UInt8 = 0
         while Glibc.read(fd, &byte, 1) == 1 {

@@ -17,9 +17,7 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         let connection = try ClientContext().connect()
         defer { connection.close() }
-        guard let status = try connection.send(ControlRequest(command: .status)).status else {
-            throw CLIError("the daemon sent no status", hint: nil)
-        }
+        let status = try connection.status()
         if self.json {
             try Terminal.printJSON(status)
             return

@@ -14,6 +14,11 @@ public struct ControlRequest: Codable, Sendable {
         /// Start a reach server and a session without credentials, both kept until this connection closes
         /// (`keyhole doctor` probes runtimes against it): answers `session` and `reachURL`.
         case reachTest
+        /// Give the file vault its `passphrase` (`keyhole unlock`): checked against an existing vault, or the
+        /// passphrase of the vault still to be created. Answers `status`.
+        case unlock
+        /// Make the daemon forget the vault's passphrase (`keyhole lock`). Answers `status`.
+        case lock
     }
 
     public var command: Command
@@ -23,6 +28,8 @@ public struct ControlRequest: Codable, Sendable {
     public var definition: CredentialDefinition?
     /// add, rotate: the secret. Travels only over the 0600, same-uid control socket.
     public var secret: String?
+    /// unlock: the file vault's passphrase, over the same socket.
+    public var passphrase: String?
     /// openSession: limit to these credentials (nil: all).
     public var only: [String]?
     /// openSession: `run` sessions end when their control connection closes; `env` sessions at their TTL.
@@ -82,6 +89,8 @@ public struct DaemonStatus: Codable, Sendable {
     public var controlSocket: String
     public var auditLog: String
     public var daemonLog: String
+    /// The file vault's lock state; nil for the Secret Service and for a vault protected by its key file.
+    public var vaultLock: VaultLockState?
 
     public init(
         proxy: String, ca: String, caFingerprint: String, bundle: String, store: String, storeState: String,
@@ -107,7 +116,7 @@ public struct DaemonStatus: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case proxy, ca, caFingerprint = "ca_fingerprint", bundle, store, storeState = "store_state", pid, version,
             credentials, sessions, uptimeSeconds = "uptime_seconds", controlSocket = "control_socket",
-            auditLog = "audit_log", daemonLog = "daemon_log"
+            auditLog = "audit_log", daemonLog = "daemon_log", vaultLock = "vault_lock"
     }
 }
 

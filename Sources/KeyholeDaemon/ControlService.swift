@@ -2,6 +2,7 @@ import Foundation
 import KeyholeControl
 import KeyholeCore
 import KeyholeProxy
+import KeyholeStore
 import Logging
 import NIOConcurrencyHelpers
 import NIOPosix
@@ -11,9 +12,9 @@ import NIOPosix
 final class ControlService: ControlRequestHandler, Sendable {
     private let registry: SessionRegistry
     private let repository: CredentialRepository
-    private let store: any SecretStore
-    private let threadPool: NIOThreadPool
-    private let logger: Logger
+    let store: any SecretStore
+    let threadPool: NIOThreadPool
+    let logger: Logger
     private let statusProvider: @Sendable () -> DaemonStatus
     private let onStop: @Sendable () -> Void
     private let proxyAddress: String
@@ -73,9 +74,7 @@ final class ControlService: ControlRequestHandler, Sendable {
         do {
             switch request.command {
             case .status:
-                var response = ControlResponse(ok: true)
-                response.status = self.statusProvider()
-                return response
+                return self.statusResponse()
             case .list:
                 var response = ControlResponse(ok: true)
                 response.credentials = self.registry.definitions
@@ -98,6 +97,10 @@ final class ControlService: ControlRequestHandler, Sendable {
                 return try await self.importCredential(request)
             case .reachTest:
                 return try await self.reachTest(peer: peer)
+            case .unlock:
+                return try await self.unlock(request, peer: peer)
+            case .lock:
+                return try await self.lock(peer: peer)
             case .selfTest:
                 guard let selfTest = self.selfTest else { throw DaemonError.invalidRequest("no self-test here") }
                 var response = ControlResponse(ok: true)
@@ -120,6 +123,14 @@ final class ControlService: ControlRequestHandler, Sendable {
             let (message, hint) = ErrorDescription.describe(error)
             return .failure(message, hint: hint)
         }
+    }
+
+    /// The daemon's status, with the vault's lock state.
+    func statusResponse() -> ControlResponse {
+        var response = ControlResponse(ok: true)
+        response.status = self.statusProvider()
+        response.status?.vaultLock = (self.store as? FileVault)?.lockState()
+        return response
     }
 
     private func add(_ request: ControlRequest) async throws -> ControlResponse {

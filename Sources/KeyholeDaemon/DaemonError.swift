@@ -12,6 +12,7 @@ public struct DaemonError: HintedError, Sendable {
         case unknownSession
         case hostCovered(host: String, credential: String)
         case invalidAWSSecret(String)
+        case noPassphrase(store: String)
     }
 
     private let code: Code
@@ -27,6 +28,7 @@ public struct DaemonError: HintedError, Sendable {
         DaemonError(code: .hostCovered(host: host, credential: credential))
     }
     static func invalidAWSSecret(_ reason: String) -> DaemonError { DaemonError(code: .invalidAWSSecret(reason)) }
+    static func noPassphrase(_ store: String) -> DaemonError { DaemonError(code: .noPassphrase(store: store)) }
 
     public var description: String {
         switch self.code {
@@ -40,6 +42,7 @@ public struct DaemonError: HintedError, Sendable {
         case .hostCovered(let host, let credential):
             return "\(host) is already covered by credential '\(credential)'; nothing was imported"
         case .invalidAWSSecret(let reason): return "the secret is not AWS credentials JSON: \(reason)"
+        case .noPassphrase(let store): return "the daemon's store has no passphrase: \(store)"
         }
     }
 
@@ -57,6 +60,9 @@ public struct DaemonError: HintedError, Sendable {
         case .invalidAWSSecret:
             return "give {\"AccessKeyId\":\"…\",\"SecretAccessKey\":\"…\",\"SessionToken\":\"…\"} on stdin "
                 + "(SessionToken only for temporary keys)"
+        case .noPassphrase:
+            return "a keyring is unlocked by its own tools (log in to the desktop, or `gnome-keyring-daemon --unlock`); "
+                + "`keyhole unlock` is for the file vault (`keyhole daemon --store file`)"
         }
     }
 }

@@ -5,12 +5,15 @@ import Synchronization
 /// Secrets in one encrypted file, `paths.vaultFile` (format: ``VaultDocument``, `keyhole-vault` version 1:
 /// AES-256-GCM over the whole name → secret map).
 ///
-/// The key comes from `KEYHOLE_PASSPHRASE` through scrypt (random 16-byte salt; derived once per instance and
-/// cached, so a lookup costs a file read and one AES-GCM open), or — without a passphrase — from a random
-/// 32-byte key file `paths.vaultKeyFile` (0600) created on first write with a one-time warning. A vault made
-/// one way never opens the other way. Writes are atomic (temporary file, fsync, rename, fsync of the
-/// directory); files are 0600 in a 0700 directory. A damaged or tampered vault is an error and is never
-/// reset or overwritten. Thread-safe; calls block (file I/O, and scrypt on first use).
+/// The key comes from a passphrase through scrypt (random 16-byte salt; derived once per passphrase and cached,
+/// so a lookup costs a file read and one AES-GCM open), or — without a passphrase — from a random 32-byte key
+/// file `paths.vaultKeyFile` (0600) created on first write with a one-time warning. A vault made one way never
+/// opens the other way. The passphrase is `KEYHOLE_PASSPHRASE` at start, or given later with
+/// ``unlock(passphrase:)`` (`keyhole unlock`); until then a passphrase vault is locked: it opens without error,
+/// and every lookup and write fails with ``StoreError/vaultLocked``. ``lock()`` forgets it again. Writes are
+/// atomic (temporary file, fsync, rename, fsync of the directory); files are 0600 in a 0700 directory. A damaged
+/// or tampered vault is an error and is never reset or overwritten. Thread-safe; calls block (file I/O, and
+/// scrypt on first use).
 public final class FileVault: SecretStore {
     /// scrypt costs: `n` (a power of two), block size `r`, parallelism `p`.
     public struct ScryptParameters: Sendable, Equatable {
@@ -37,8 +40,8 @@ public final class FileVault: SecretStore {
     /// The environment variable holding the vault passphrase. An empty value counts as unset.
     public static let passphraseVariable = "KEYHOLE_PASSPHRASE"
 
-    private struct State {
-        /// nil: key-file mode.
+    struct State {
+        /// nil: a passphrase vault is locked, a new vault gets a key file.
         var passphrase: [UInt8]?
         /// The last scrypt derivation and the cipher it gave.
         var derived: (derivation: VaultKeyDerivation, cipher: VaultCipher)?
@@ -56,16 +59,18 @@ public final class FileVault: SecretStore {
     public let vaultFile: String
     /// The key file used when no passphrase is set.
     public let keyFile: String
-    /// Whether this vault is opened with `KEYHOLE_PASSPHRASE`.
-    public let usesPassphrase: Bool
+    /// Whether a passphrase is known (`KEYHOLE_PASSPHRASE` or ``unlock(passphrase:)``).
+    public var usesPassphrase: Bool {
+        self.state.withLock { $0.passphrase != nil }
+    }
 
     let directory: String
     private let scrypt: ScryptParameters
     private let warn: @Sendable (String) -> Void
-    private let state: Mutex<State>
+    let state: Mutex<State>
 
     /// - Parameters:
-    ///   - environment: read for `KEYHOLE_PASSPHRASE` only.
+    ///   - environment: read for `KEYHOLE_PASSPHRASE` only (without it a passphrase vault starts locked).
     ///   - scrypt: costs for a vault created by this instance (an existing vault keeps its own).
     ///   - warn: called once when the key file is created (the message names the file; never a secret).
     public init(
@@ -80,23 +85,27 @@ public final class FileVault: SecretStore {
         self.scrypt = scrypt
         self.warn = warn
         let passphrase = environment[Self.passphraseVariable].flatMap { $0.isEmpty ? nil : Array($0.utf8) }
-        self.usesPassphrase = passphrase != nil
         self.state = Mutex(State(passphrase: passphrase))
     }
 
     public func describe() -> String {
-        if self.usesPassphrase {
+        switch self.lockState() {
+        case .locked:
+            return "file vault (passphrase; locked: run `keyhole unlock`) at \(self.vaultFile)"
+        case .unlocked, .new:
             return "file vault (passphrase) at \(self.vaultFile)"
+        case .unset, nil:
+            return "file vault (key file \(self.keyFile)) at \(self.vaultFile)"
         }
-        return "file vault (key file \(self.keyFile)) at \(self.vaultFile)"
     }
 
     /// Opens an existing vault with the configured key, so a wrong passphrase, a missing key file or a damaged
     /// vault is reported now rather than at the first lookup. A missing vault is fine (it is created on the
-    /// first store).
+    /// first store), and so is a locked one (``lockState()`` says so).
     public func validate() throws {
         try self.state.withLock { state in
             guard let document = try self.load() else { return }
+            if case .scrypt = document.derivation, state.passphrase == nil { return }
             _ = try self.cipher(opening: document, state: &state).open(document, path: self.vaultFile)
         }
     }
@@ -169,7 +178,7 @@ public final class FileVault: SecretStore {
 
     // MARK: - Keys
 
-    private func load() throws -> VaultDocument? {
+    func load() throws -> VaultDocument? {
         guard let bytes = try Self.readPrivateFile(self.vaultFile) else { return nil }
         return try VaultDocument(decoding: bytes, path: self.vaultFile)
     }
@@ -179,10 +188,9 @@ public final class FileVault: SecretStore {
         switch document.derivation {
         case .scrypt:
             guard let passphrase = state.passphrase else {
-                throw StoreError.keyMismatch.with(
-                    message: "the file vault at \(self.vaultFile) is protected by a passphrase, but "
-                        + "\(Self.passphraseVariable) is not set",
-                    hint: "set \(Self.passphraseVariable) to the vault's passphrase"
+                throw StoreError.vaultLocked.with(
+                    message: "the file vault at \(self.vaultFile) is locked (protected by a passphrase the daemon "
+                        + "has not been given)"
                 )
             }
             let cipher: VaultCipher
@@ -194,7 +202,7 @@ public final class FileVault: SecretStore {
             }
             guard cipher.opens(document.check) else {
                 throw StoreError.wrongPassphrase.with(
-                    message: "\(Self.passphraseVariable) does not open the file vault at \(self.vaultFile)"
+                    message: "the passphrase does not open the file vault at \(self.vaultFile)"
                 )
             }
             return cipher
@@ -202,9 +210,9 @@ public final class FileVault: SecretStore {
             guard state.passphrase == nil else {
                 throw StoreError.keyMismatch.with(
                     message: "the file vault at \(self.vaultFile) is protected by the key file \(self.keyFile), "
-                        + "but \(Self.passphraseVariable) is set",
-                    hint: "unset \(Self.passphraseVariable) to open it with the key file (a passphrase can only "
-                        + "protect a new vault)"
+                        + "but a passphrase is set (\(Self.passphraseVariable) or `keyhole unlock`)",
+                    hint: "unset \(Self.passphraseVariable), or run `keyhole lock`, to open it with the key file (a "
+                        + "passphrase can only protect a new vault)"
                 )
             }
             let cipher = try self.keyFileCipher(state: &state, create: false)
@@ -243,9 +251,9 @@ public final class FileVault: SecretStore {
             }
             if created {
                 self.warn(
-                    "no \(Self.passphraseVariable): vault key kept in \(self.keyFile); anyone who can read it can "
-                        + "decrypt the vault; set \(Self.passphraseVariable) to protect a new vault with a "
-                        + "passphrase instead"
+                    "no passphrase: vault key kept in \(self.keyFile); anyone who can read it can decrypt the "
+                        + "vault; to protect a new vault with a passphrase instead, run `keyhole unlock` before "
+                        + "the first `keyhole add` (or set \(Self.passphraseVariable))"
                 )
             } else if let existing = try Self.readPrivateFile(self.keyFile) {
                 // Created by someone else in the meantime: use theirs.

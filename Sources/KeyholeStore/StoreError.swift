@@ -14,6 +14,7 @@ public struct StoreError: HintedError, Sendable, Hashable {
         case notFound
         case secretServiceFailure
         case vaultCorrupt
+        case vaultLocked
         case wrongPassphrase
         case wrongKeyFile
         case keyMismatch
@@ -111,11 +112,17 @@ public struct StoreError: HintedError, Sendable, Hashable {
         hint: "restore the vault from a backup; keyhole never overwrites a damaged vault (move it aside to start "
             + "a new, empty one)"
     )
-    /// `KEYHOLE_PASSPHRASE` is not the passphrase the vault was created with.
+    /// The vault is protected by a passphrase the daemon has not been given (yet, or since `keyhole lock`).
+    public static let vaultLocked = StoreError(
+        .vaultLocked,
+        "the file vault is locked",
+        hint: "run `keyhole unlock` (it asks for the vault's passphrase), or start the daemon with KEYHOLE_PASSPHRASE"
+    )
+    /// The passphrase given (`KEYHOLE_PASSPHRASE` or `keyhole unlock`) is not the one the vault was created with.
     public static let wrongPassphrase = StoreError(
         .wrongPassphrase,
-        "KEYHOLE_PASSPHRASE does not open the file vault",
-        hint: "set KEYHOLE_PASSPHRASE to the passphrase the vault was created with"
+        "the passphrase does not open the file vault",
+        hint: "give the passphrase the vault was created with (`keyhole unlock`, or KEYHOLE_PASSPHRASE)"
     )
     /// The vault key file is not the key the vault was created with.
     public static let wrongKeyFile = StoreError(
@@ -123,7 +130,7 @@ public struct StoreError: HintedError, Sendable, Hashable {
         "the vault key file does not open the file vault",
         hint: "restore the key file the vault was created with"
     )
-    /// The vault was made with a passphrase but none is set, or with a key file but a passphrase is set.
+    /// The vault was made with a key file but a passphrase is set.
     public static let keyMismatch = StoreError(
         .keyMismatch,
         "the file vault was created with a different kind of key",

@@ -4,7 +4,8 @@ import Logging
 /// Opens the secret store a daemon should use.
 public enum StoreFactory {
     /// The store for `kind`:
-    /// - `.file`: the file vault (an existing vault is opened now, so a wrong passphrase fails early);
+    /// - `.file`: the file vault (an existing vault is opened now, so a wrong passphrase fails early; a passphrase
+    ///   vault without `KEYHOLE_PASSPHRASE` opens locked, with a warning, until `keyhole unlock`);
     /// - `.secretService`: the Secret Service, or an error with a hint when libsecret or a provider is missing;
     /// - `.auto`: the Secret Service when the session bus offers it (decided in about half a second at most),
     ///   else the file vault.
@@ -12,7 +13,7 @@ public enum StoreFactory {
     /// - Parameters:
     ///   - environment: the daemon's environment (`KEYHOLE_PASSPHRASE`, `DBUS_SESSION_BUS_ADDRESS`,
     ///     `XDG_RUNTIME_DIR`, `DISPLAY`, `WAYLAND_DISPLAY`); nothing is read from the process globally.
-    ///   - warn: one-time warnings for people (the vault key file was created).
+    ///   - warn: one-time warnings for people (the vault key file was created, the vault is locked).
     public static func open(
         kind: StoreKind,
         paths: Paths,
@@ -57,6 +58,9 @@ public enum StoreFactory {
     ) throws -> FileVault {
         let vault = FileVault(paths: paths, environment: environment, warn: warn)
         try vault.validate()
+        if vault.lockState() == .locked {
+            warn("the file vault at \(vault.vaultFile) is locked: run `keyhole unlock` to give it its passphrase")
+        }
         return vault
     }
 }

@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
-COMMANDS = ["daemon", "status", "stop", "add", "list", "rm", "rotate", "run", "env", "log", "git-credential",
-            "docker-credential", "aws-credential-process", "doctor"]
+COMMANDS = ["daemon", "status", "stop", "unlock", "lock", "add", "list", "rm", "rotate", "run", "env", "log",
+            "git-credential", "docker-credential", "aws-credential-process", "doctor"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -5,9 +5,10 @@ import Testing
 @testable import KeyholeStore
 
 /// Cheap scrypt costs for tests that create many vaults; one test uses the standard costs.
-private let fastScrypt = FileVault.ScryptParameters(n: 1 << 10, r: 8, p: 1)
+let fastScrypt = FileVault.ScryptParameters(n: 1 << 10, r: 8, p: 1)
 
-private func vault(
+/// A vault in `directory`, opened with `passphrase` as `KEYHOLE_PASSPHRASE` (nil: none).
+func vault(
     _ directory: TemporaryDirectory,
     passphrase: String? = "correct horse",
     warnings: WarningRecorder = WarningRecorder()
@@ -238,12 +239,13 @@ struct FileVaultTests {
         let withPassphrase = try TemporaryDirectory()
         defer { withPassphrase.remove() }
         try vault(withPassphrase, passphrase: "pw").store(Secret("value"), for: "name")
-        let keyFileError = #expect(throws: StoreError.keyMismatch) {
+        // Without its passphrase a passphrase vault is locked (`keyhole unlock`), never opened with a key file.
+        let lockedError = #expect(throws: StoreError.vaultLocked) {
             try vault(withPassphrase, passphrase: nil).secret(for: "name")
         }
-        #expect(keyFileError?.hint?.contains("set KEYHOLE_PASSPHRASE") == true)
-        // Trying to open it without a passphrase must not create a key file either.
-        #expect(throws: StoreError.keyMismatch) {
+        #expect(lockedError?.hint?.contains("keyhole unlock") == true)
+        // Trying to write to it without a passphrase must not create a key file either.
+        #expect(throws: StoreError.vaultLocked) {
             try vault(withPassphrase, passphrase: nil).store(Secret("x"), for: "n")
         }
         #expect(!FileManager.default.fileExists(atPath: withPassphrase.paths.vaultKeyFile))
