@@ -129,3 +129,32 @@ let package = Package(
         ),
     ]
 )
+
+// Fuzz targets (issue 17): compiled only when KEYHOLE_FUZZ=1, into their own build folder, by scripts/fuzz.sh.
+// One executable, `keyhole-fuzz TARGET [libFuzzer flags]`, instrumented with -sanitize=fuzzer,address. Its
+// main.swift calls LLVMFuzzerRunDriver; SwiftPM links executables with `--defsym main=<module>_main`, which lld
+// (not gold, which crashes on it) accepts next to libFuzzer's own main.
+if Context.environment["KEYHOLE_FUZZ"] == "1" {
+    let fuzz: [SwiftSetting] = [.unsafeFlags(["-sanitize=fuzzer,address"])]
+    for index in package.targets.indices where package.targets[index].type == .regular
+        && package.targets[index].name.hasPrefix("Keyhole")
+    {
+        package.targets[index].swiftSettings = (package.targets[index].swiftSettings ?? []) + fuzz
+    }
+    package.targets.append(
+        .executableTarget(
+            name: "KeyholeFuzz",
+            dependencies: [
+                "KeyholeCore", "KeyholeProxy", "KeyholeControl",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Fuzz/Sources/KeyholeFuzz",
+            swiftSettings: fuzz + [.swiftLanguageMode(.v5)],
+            linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address", "-use-ld=lld"])]
+        )
+    )
+    package.products.append(.executable(name: "keyhole-fuzz", targets: ["KeyholeFuzz"]))
+}

@@ -48,6 +48,10 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var idleTimer: Scheduled<Void>?
     /// Answers 504 when the upstream sends no response head in time after the request was sent.
     private var responseTimer: Scheduled<Void>?
+    /// Ends an exchange in which no byte has moved either way for the tunnel idle time (a response body that
+    /// stalls forever, a request body that never ends).
+    private var stallTimer: Scheduled<Void>?
+    private var lastActivity = NIODeadline.uptimeNanoseconds(0)
     private var logger: Logger { self.dependencies.logger }
     private var limits: ProxyLimits { self.dependencies.limits }
 
@@ -74,6 +78,31 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.idleTimer = nil
         self.responseTimer?.cancel()
         self.responseTimer = nil
+        self.stallTimer?.cancel()
+        self.stallTimer = nil
+    }
+
+    /// Watches an exchange for a stall: checks at the tunnel idle time after the last byte either way.
+    private func armStallTimer(_ exchange: Exchange, after delay: TimeAmount? = nil) {
+        self.stallTimer?.cancel()
+        guard let context = self.context else { return }
+        let limit = TimeAmount.seconds(Int64(self.limits.tunnelIdleSeconds))
+        self.stallTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay ?? limit) {
+            self.stallTimer = nil
+            guard case .forwarding(let current, _) = self.state, current === exchange, let context = self.context else {
+                return
+            }
+            let quiet = context.eventLoop.now - self.lastActivity
+            guard quiet >= limit else {
+                self.armStallTimer(exchange, after: limit - quiet)
+                return
+            }
+            exchange.reason = "no data either way for \(self.limits.tunnelIdleSeconds) s"
+            exchange.decision = .error
+            exchange.responseEnded = true
+            self.dependencies.audit(exchange.auditEvent())
+            self.closeBoth(context: context)
+        }
     }
 
     private func armIdleTimer() {
@@ -144,6 +173,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.lastActivity = context.eventLoop.now
         self.queue.append(self.unwrapInboundIn(data))
         self.drive()
     }
@@ -615,6 +645,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func send(_ head: HTTPRequestHead, exchange: Exchange, upstream: UpstreamHandler) {
         self.state = .forwarding(exchange, upstream)
+        self.lastActivity = self.context?.eventLoop.now ?? .now()
+        self.armStallTimer(exchange)
         exchange.sentHead = head
         upstream.write(.head(head))
         if exchange.requestEnded {
@@ -650,6 +682,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Called by the upstream handler
 
     func upstreamRead(_ part: HTTPClientResponsePart) {
+        self.lastActivity = self.context?.eventLoop.now ?? .now()
         guard case .forwarding(let exchange, _) = self.state, let context = self.context else { return }
         switch part {
         case .head(let head):
@@ -738,6 +771,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         self.responseTimer?.cancel()
         self.responseTimer = nil
+        self.stallTimer?.cancel()
+        self.stallTimer = nil
         guard exchange.clientKeepAlive else {
             self.state = .closed
             self.context?.close(promise: nil)
@@ -820,7 +855,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let clientPipeline = context.pipeline.syncOperations
             try clientPipeline.addHandler(clientGlue, position: .after(self))
             try clientPipeline.addHandler(
-                IdleStateHandler(allTimeout: .seconds(Int64(self.limits.tunnelIdleSeconds))), position: .before(clientGlue)
+                TunnelIdleHandler(timeout: .seconds(Int64(self.limits.tunnelIdleSeconds))), position: .before(clientGlue)
             )
             try upstream.detach(replacingWith: upstreamGlue)
             // Leftover bytes of the request decoder flow into the glue.

@@ -255,8 +255,8 @@ final class ProxyFrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Helpers
 
     /// Ends a tunnel in which no byte has moved either way for the configured time.
-    private func tunnelIdleHandler() -> IdleStateHandler {
-        IdleStateHandler(allTimeout: .seconds(Int64(self.dependencies.limits.tunnelIdleSeconds)))
+    private func tunnelIdleHandler() -> TunnelIdleHandler {
+        TunnelIdleHandler(timeout: .seconds(Int64(self.dependencies.limits.tunnelIdleSeconds)))
     }
 
     /// Runs a pipeline change after the CONNECT has been fully read, and outside the decoder's read loop

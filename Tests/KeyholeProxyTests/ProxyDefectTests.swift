@@ -263,3 +263,35 @@ import Testing
         #expect(try harness.upstreamOutput().contains("/keys/\(harness.secret)/x"))
     }
 }
+
+extension ProxyDefectTests {
+    @Test func aResponseBodyThatStallsForeverEndsBothLegs() throws {
+        let harness = try ProxyHarness(intercepted: Self.api, limits: ProxyLimits(tunnelIdleSeconds: 3600))
+        try harness.send("GET /x HTTP/1.1\r\nHost: api.test\r\n\r\n")
+        // A response framed by the end of the connection, which never comes.
+        try harness.answer("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nsome")
+        harness.loop.advanceTime(by: .seconds(3000))
+        try harness.answer("more")
+        harness.loop.advanceTime(by: .seconds(3000))
+        #expect(harness.client.isActive)
+        harness.loop.advanceTime(by: .seconds(700))
+        #expect(!harness.client.isActive)
+        #expect(!harness.upstream.isActive)
+        #expect(harness.audit.events.last?.reason?.hasPrefix("no data either way") == true)
+    }
+}
+
+extension ProxyDefectTests {
+    @Test func anIdleTunnelEndsOnBothSides() throws {
+        let harness = try ProxyHarness(limits: ProxyLimits(tunnelIdleSeconds: 3600))
+        try harness.send("CONNECT elsewhere.test:443 HTTP/1.1\r\nHost: elsewhere.test:443\r\n\(harness.authorization)\r\n\r\n")
+        #expect(try harness.clientOutput().hasPrefix("HTTP/1.1 200"))
+        harness.loop.advanceTime(by: .seconds(3000))
+        try harness.send("bytes")
+        harness.loop.advanceTime(by: .seconds(3000))
+        #expect(harness.client.isActive)
+        harness.loop.advanceTime(by: .seconds(700))
+        #expect(!harness.client.isActive)
+        #expect(!harness.upstream.isActive)
+    }
+}

@@ -1,0 +1,252 @@
+import Foundation
+import KeyholeCore
+import Logging
+import NIOCore
+import NIOEmbedded
+
+@testable import KeyholeProxy
+
+/// The request path through keyhole's real handlers: a client connection (a new proxy connection, or one inside
+/// an intercepted CONNECT to api.test:443 with TLS already terminated) on an `EmbeddedChannel`, upstreams that are
+/// `EmbeddedChannel`s too, and a session with four credentials whose secrets are known.
+///
+/// Input: segments separated by `|||`. A segment starting with `<` is what the latest upstream answers; any other
+/// is bytes from the client. In both, `$P1`…`$P4` become the credentials' placeholders, `$P9` a placeholder of no
+/// credential and `$T` the Basic value of the session's proxy password. The first byte of the input picks the
+/// kind of client connection (even: new proxy connection; odd: inside the tunnel).
+///
+/// Properties:
+/// - bytes written toward an upstream hold a secret only when its credential is scoped to that upstream's
+///   authority, and only over TLS unless the credential allows plain http;
+/// - every request head an upstream connection carries names that connection's authority in its Host header;
+/// - no secret ever reaches the client;
+/// - after every timeout has had its time, the client connection and every upstream connection are closed.
+enum ProxyFuzz {
+    static let target = FuzzTarget(
+        name: "proxy",
+        summary: "the request path (front handler, forwarding, upstream) with scope, host and cleanup oracles",
+        run: { bytes in ProxyFuzz.run(Array(bytes)) }
+    )
+
+    struct Credential {
+        let definition: CredentialDefinition
+        let placeholder: String
+        let secret: String
+    }
+
+    static let credentials: [Credential] = {
+        func make(_ name: String, _ hosts: [String], inject: String? = nil, allowHTTP: Bool = false, index: Int) -> Credential {
+            Credential(
+                definition: CredentialDefinition(
+                    name: name, hosts: hosts.map { try! HostPattern($0) }, inject: inject.map { try! InjectTemplate($0) },
+                    allowHTTP: allowHTTP, created: ""
+                ),
+                placeholder: "khp_" + String(repeating: String(index), count: 40),
+                secret: "SECRET\(index)-\(name)-value"
+            )
+        }
+        return [
+            make("api", ["api.test"], index: 1),
+            make("inj", ["api.test:443"], inject: "X-Key: {secret}", index: 2),
+            make("other", ["*.other.test"], index: 3),
+            make("dev", ["dev.test"], allowHTTP: true, index: 4),
+        ]
+    }()
+
+    static let token = "fuzz-token"
+    static let tunnel = Authority(host: "api.test", port: 443)
+    static let logger = Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    static let session = ProxySession(
+        id: "fz1", credentials: credentials.map(\.definition),
+        placeholders: Dictionary(uniqueKeysWithValues: credentials.map { ($0.placeholder, $0.definition.name) })
+    )
+
+    static let substitutions: [(String, String)] = {
+        var list = credentials.enumerated().map { ("$P\($0.offset + 1)", $0.element.placeholder) }
+        list.append(("$P9", "khp_" + String(repeating: "9", count: 40)))
+        list.append(("$T", "Basic " + Data("keyhole:\(token)".utf8).base64EncodedString()))
+        return list
+    }()
+
+    static func expand(_ bytes: ArraySlice<UInt8>) -> String {
+        var text = String(decoding: bytes, as: UTF8.self)
+        for (from, to) in Self.substitutions where text.contains(from) {
+            text = text.replacingOccurrences(of: from, with: to)
+        }
+        return text
+    }
+
+    static func run(_ input: [UInt8]) {
+        guard let first = input.first else { return }
+        let loop = EmbeddedEventLoop()
+        let connector = RecordingConnector(loop: loop)
+        let dependencies = ProxyDependencies(
+            sessions: FuzzSessions(),
+            resolver: FuzzResolver(),
+            serverContext: { _, eventLoop in eventLoop.makeFailedFuture(CancellationError()) },
+            connector: connector,
+            audit: { _ in },
+            logger: Self.logger
+        )
+        let client = EmbeddedChannel(loop: loop)
+        do {
+            if first & 1 == 1 {
+                let codec = ServerCodecHandlers()
+                try codec.add(to: client.pipeline.syncOperations)
+                try client.pipeline.syncOperations.addHandler(
+                    ForwardingHandler(mode: .intercepted(authority: Self.tunnel, token: Self.token), dependencies: dependencies, codec: codec)
+                )
+            } else {
+                try ProxyServer.configure(channel: client, dependencies: dependencies)
+            }
+            try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        } catch {
+            FuzzCheck.fail("set-up: \(error)")
+        }
+
+        var clientOutput = ""
+        // What the workload itself wrote: a secret it typed (libFuzzer can learn one from the oracle's own string
+        // comparisons) is not one keyhole leaked.
+        var known = Set<String>()
+        for segment in Self.segments(input.dropFirst()) {
+            let text = Self.expand(segment.first == UInt8(ascii: "<") ? segment.dropFirst() : segment)
+            for credential in Self.credentials where text.contains(credential.secret) {
+                known.insert(credential.secret)
+            }
+        }
+        for segment in Self.segments(input.dropFirst()) {
+            if segment.first == UInt8(ascii: "<") {
+                guard let upstream = connector.connections.last, upstream.channel.isActive else { continue }
+                try? upstream.channel.writeInbound(ByteBuffer(string: Self.expand(segment.dropFirst())))
+            } else {
+                guard client.isActive else { break }
+                try? client.writeInbound(ByteBuffer(string: Self.expand(segment)))
+            }
+            loop.run()
+            Self.check(connector, clientOutput: &clientOutput, client: client, known: known)
+        }
+        // Let every timeout (head, handshake, idle, response, tunnel idle) fire.
+        for _ in 0..<3 {
+            loop.advanceTime(by: .hours(2))
+            loop.run()
+            Self.check(connector, clientOutput: &clientOutput, client: client, known: known)
+        }
+        FuzzCheck.require(!client.isActive, "the client connection is still open after every timeout")
+        for connection in connector.connections {
+            FuzzCheck.require(!connection.channel.isActive, "an upstream connection to \(connection.authority) is still open")
+        }
+        _ = try? client.finish()
+        for connection in connector.connections {
+            _ = try? connection.channel.finish()
+        }
+        try? loop.syncShutdownGracefully()
+    }
+
+    static func segments(_ bytes: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
+        var result: [ArraySlice<UInt8>] = []
+        var start = bytes.startIndex
+        var index = bytes.startIndex
+        while index + 2 < bytes.endIndex {
+            if bytes[index] == UInt8(ascii: "|") && bytes[index + 1] == UInt8(ascii: "|") && bytes[index + 2] == UInt8(ascii: "|") {
+                result.append(bytes[start..<index])
+                index += 3
+                start = index
+            } else {
+                index += 1
+            }
+        }
+        result.append(bytes[start..<bytes.endIndex])
+        return result.filter { !$0.isEmpty }
+    }
+
+    /// Drains what went out on every connection and checks the properties.
+    static func check(_ connector: RecordingConnector, clientOutput: inout String, client: EmbeddedChannel, known: Set<String>) {
+        for connection in connector.connections {
+            while let data = try? connection.channel.readOutbound(as: IOData.self) {
+                if case .byteBuffer(let buffer) = data { connection.sent += String(buffer: buffer) }
+            }
+            while let buffer = try? connection.channel.readOutbound(as: ByteBuffer.self) {
+                connection.sent += String(buffer: buffer)
+            }
+            for credential in Self.credentials where !known.contains(credential.secret) && connection.sent.contains(credential.secret) {
+                FuzzCheck.require(
+                    credential.definition.isScoped(to: connection.authority),
+                    "the secret of '\(credential.definition.name)' went to \(connection.authority)"
+                )
+                FuzzCheck.require(
+                    connection.tls || credential.definition.allowHTTP,
+                    "the secret of '\(credential.definition.name)' went to \(connection.authority) in clear text"
+                )
+            }
+            for host in UpstreamStream.hostHeaders(in: connection.sent) {
+                guard let parsed = Authority(parsing: host, defaultPort: connection.authority.port) else {
+                    FuzzCheck.fail("unparsable Host header \(host.debugDescription) sent to \(connection.authority)")
+                }
+                FuzzCheck.require(
+                    parsed.host == connection.authority.host
+                        && (parsed.port == connection.authority.port || !host.contains(":") || connection.authority.isIPv6),
+                    "a request for \(host.debugDescription) went on the connection to \(connection.authority)"
+                )
+            }
+        }
+        while let buffer = try? client.readOutbound(as: ByteBuffer.self) {
+            clientOutput += String(buffer: buffer)
+        }
+        for credential in Self.credentials where !known.contains(credential.secret) {
+            FuzzCheck.require(
+                !clientOutput.contains(credential.secret), "the secret of '\(credential.definition.name)' reached the client"
+            )
+        }
+    }
+}
+
+/// The session table: one token.
+struct FuzzSessions: SessionAuthenticator {
+    func session(forToken token: String) -> ProxySession? {
+        token == ProxyFuzz.token ? ProxyFuzz.session : nil
+    }
+}
+
+/// Every credential's secret, at once.
+struct FuzzResolver: SecretResolver {
+    func secret(for credential: String) async throws -> Secret {
+        guard let secret = self.cachedSecret(for: credential) else { throw CancellationError() }
+        return secret
+    }
+
+    func cachedSecret(for credential: String) -> Secret? {
+        ProxyFuzz.credentials.first { $0.definition.name == credential }.map { Secret($0.secret) }
+    }
+}
+
+/// Hands out a new connected `EmbeddedChannel` per connection and remembers where each one goes.
+final class RecordingConnector: UpstreamConnector, @unchecked Sendable {
+    final class Connection {
+        let authority: Authority
+        let tls: Bool
+        let channel: EmbeddedChannel
+        var sent = ""
+
+        init(authority: Authority, tls: Bool, channel: EmbeddedChannel) {
+            self.authority = authority
+            self.tls = tls
+            self.channel = channel
+        }
+    }
+
+    let loop: EmbeddedEventLoop
+    var connections: [Connection] = []
+
+    init(loop: EmbeddedEventLoop) {
+        self.loop = loop
+    }
+
+    func connect(to authority: Authority, tls: Bool, on eventLoop: any EventLoop) -> EventLoopFuture<any Channel> {
+        guard self.connections.count < 16 else { return eventLoop.makeFailedFuture(ChannelError.connectTimeout(.seconds(1))) }
+        let channel = EmbeddedChannel(loop: self.loop)
+        _ = channel.connect(to: try! SocketAddress(ipAddress: "127.0.0.1", port: 9))
+        self.connections.append(Connection(authority: authority, tls: tls, channel: channel))
+        return eventLoop.makeSucceededFuture(channel)
+    }
+}

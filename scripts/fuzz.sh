@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# keyhole's fuzzers (Fuzz/FUZZING.md):
+#   scripts/fuzz.sh --list                       the targets
+#   scripts/fuzz.sh TARGET|all [--runs N | --seconds N]   in-process libFuzzer targets (each, for `all`)
+#   scripts/fuzz.sh net [--seconds N | --inputs N]        the network fuzzer against a running daemon
+#   scripts/fuzz.sh smoke                        what CI runs: every target briefly, the network fuzzer ~60 s
+# Exits non-zero on any crash or broken property, printing the input's path.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ -d /opt/swift/usr/bin ]] && export PATH="/opt/swift/usr/bin:$PATH"
+
+FUZZ_BUILD=.build-fuzz
+BIN="$FUZZ_BUILD/debug/keyhole-fuzz"
+FINDINGS="${KEYHOLE_FUZZ_FINDINGS:-$PWD/.build-fuzz/findings}"
+
+build() {
+    if [[ -z "${KEYHOLE_FUZZ_NO_BUILD:-}" ]]; then
+        KEYHOLE_FUZZ=1 swift build --scratch-path "$FUZZ_BUILD" --product keyhole-fuzz >&2
+    fi
+}
+
+targets() {
+    build
+    "$BIN" --list 2>&1 | sed -n 's/^  \([a-z0-9-]*\)  .*/\1/p'
+}
+
+# run_target NAME LIBFUZZER-FLAGS...: a scratch corpus seeded from Fuzz/corpus/NAME; crashes go to $FINDINGS/NAME.
+run_target() {
+    local name=$1; shift
+    local work="$FUZZ_BUILD/work/$name"
+    mkdir -p "$work" "$FINDINGS/$name"
+    local seeds=()
+    [[ -d "Fuzz/corpus/$name" ]] && seeds=("Fuzz/corpus/$name")
+    local dict=()
+    [[ -f "Fuzz/dict/$name.dict" ]] && dict=("-dict=Fuzz/dict/$name.dict")
+    echo "== $name" >&2
+    if ! "$BIN" "$name" "$@" "${dict[@]}" -artifact_prefix="$FINDINGS/$name/" -print_final_stats=1 \
+        -detect_leaks=0 "$work" "${seeds[@]}" 2> "$work.log"; then
+        grep -E "PROPERTY BROKEN|ERROR: |Test unit written to|SUMMARY" "$work.log" >&2 || tail -20 "$work.log" >&2
+        echo "keyhole-fuzz: $name FAILED; the input is in $FINDINGS/$name/ (replay: $BIN $name FILE)" >&2
+        return 1
+    fi
+    grep -E "^stat::number_of_executed_units|^stat::average_exec_per_sec|DONE|^#[0-9]+ *DONE" "$work.log" >&2 || true
+}
+
+limits=()
+parse_limits() {
+    limits=()
+    while (($#)); do
+        case "$1" in
+            --runs) limits+=("-runs=$2"); shift 2 ;;
+            --seconds) limits+=("-max_total_time=$2"); shift 2 ;;
+            *) limits+=("$1"); shift ;;
+        esac
+    done
+    ((${#limits[@]})) || limits=("-max_total_time=60")
+}
+
+case "${1:-}" in
+    --list)
+        targets
+        echo net
+        ;;
+    net)
+        shift
+        exec python3 Fuzz/net/netfuzz.py "$@"
+        ;;
+    smoke)
+        build
+        status=0
+        for name in $(targets); do
+            run_target "$name" -max_total_time="${KEYHOLE_FUZZ_SMOKE_SECONDS:-20}" || status=1
+        done
+        KEYHOLE_BIN="${KEYHOLE_BIN:-$PWD/.build/debug/keyhole}" \
+            python3 Fuzz/net/netfuzz.py --seconds "${KEYHOLE_FUZZ_NET_SECONDS:-60}" || status=1
+        exit $status
+        ;;
+    all)
+        shift
+        parse_limits "$@"
+        build
+        status=0
+        for name in $(targets); do run_target "$name" "${limits[@]}" || status=1; done
+        exit $status
+        ;;
+    ""|-h|--help)
+        sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+        ;;
+    *)
+        name=$1; shift
+        parse_limits "$@"
+        build
+        run_target "$name" "${limits[@]}"
+        ;;
+esac
