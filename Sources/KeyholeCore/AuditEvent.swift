@@ -171,12 +171,13 @@ public struct AuditEvent: Codable, Sendable, Hashable {
         return out
     }
 
-    /// `path` up to (not including) the first `?` or `#`.
+    /// The path without query or fragment, and without placeholders (`{placeholder}` where the proxy has not
+    /// already put the credential's name).
     public static func pathWithoutQuery(_ path: String) -> String {
         guard let end = path.utf8.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) else {
-            return path
+            return Placeholder.redacting(path)
         }
-        return String(path[..<end])
+        return Placeholder.redacting(String(path[..<end]))
     }
 
     /// The current time as an RFC 3339 UTC timestamp with milliseconds.

@@ -131,3 +131,12 @@ import Testing
         #expect(String(reflecting: secret) == "<secret>")
     }
 }
+
+@Suite struct AuditPathRedactionTests {
+    @Test func anyPlaceholderLeftInAPathIsRedacted() {
+        let placeholder = Placeholder.generate()
+        let event = AuditEvent(session: "s", method: "GET", host: "h:443", path: "/a/\(placeholder)/b?k=\(placeholder)", decision: .forward)
+        #expect(event.path == "/a/{placeholder}/b")
+        #expect(Placeholder.redacting("/x/\(placeholder)") { _ in "github" } == "/x/{github}")
+    }
+}
