@@ -1824,7 +1824,7 @@ class Gen:
         method = self.r.choice(["GET", "HEAD", "POST", "PUT", "OPTIONS", "DELETE", "PATCH", "TRACE"])
         te = self.r.choice(["identity, chunked", "chunked", "gzip, chunked", "chunked, chunked", "Chunked",
                             "chunked;q=1", "x, chunked", " chunked", "chunked\t", "CHUNKED", "deflate,chunked"])
-        shape = self.pick([(5, "te"), (2, "te+cl"), (2, "cl+cl"), (1, "te+te")])
+        shape = self.pick([(5, "te"), (2, "te+cl"), (2, "cl+cl"), (1, "te+te"), (2, "cl")])
         framed = ["0\r\n\r\n", capture]
         chunked_body = [{"hexlen": [framed]}, "\r\n", framed, "\r\n0\r\n\r\n"]
         if shape == "te":
@@ -1833,6 +1833,8 @@ class Gen:
             headers, body = [["Transfer-Encoding: ", te], ["Content-Length: ", {"len": [chunked_body]}]], chunked_body
         elif shape == "te+te":
             headers, body = [["Transfer-Encoding: ", te], ["Transfer-Encoding: ", self.r.choice(["identity", "chunked"])]], chunked_body
+        elif shape == "cl":
+            headers, body = [["Content-Length: ", {"len": [capture]}]], capture
         else:
             headers, body = [["Content-Length: ", {"len": [capture]}], ["Content-Length: 0"]], capture
         head = [method, " /first HTTP/1.1\r\n", host, "X-Fuzz-Id: ", self.fid, "\r\n"]
@@ -1953,6 +1955,7 @@ class Gen:
             (1, {"command": "openSession", "sessionKind": "env", "ttlSeconds": 1}),
             (1, {"command": "openSession", "ttlSeconds": 9223372036854775807}),
             (1, {"command": "openSession", "ttlSeconds": 92233720368547758070}),
+            (1, lambda: {"command": "openSession", "ttlSeconds": self.r.choice([1 << 53, 10 ** 15, 1 << 62, -(1 << 63)])}),
             (1, lambda: {"command": "openSession", "only": [tok("PH_GEN")]}),
             (1, lambda: {"command": "helperSession", "token": tok("TOKEN"), "only": ["gen"], "secret": None}),
         ])
@@ -2349,7 +2352,8 @@ class Monitor(threading.Thread):
                         return
                 self.checks += 1
                 try:
-                    self.samples.append((round(time.monotonic() - self.started), env.fds(), round(env.rss_mib(), 1)))
+                    if env.alive():
+                        self.samples.append((round(time.monotonic() - self.started), env.fds(), round(env.rss_mib(), 1)))
                 except OSError:
                     pass
 
@@ -2553,6 +2557,7 @@ def main(argv: list[str] | None = None) -> int:
         args.seconds = 60
     args.seed = str(args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32))
 
+    wall_start = time.monotonic()
     exclude = re.compile(args.exclude) if args.exclude else None
     netns = "disabled (--no-netns)" if args.no_netns else enter_private_netns()
     run_id = time.strftime("%Y%m%d-%H%M%S") + ("-replay" if args.replay else f"-seed{args.seed}")
@@ -2582,6 +2587,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.replay:
             monitor.start()
             count = replay(env, runner, args.replay, args.repeat)
+            time.sleep(1)
+            wait = time.monotonic() + 25  # a crashing daemon writes its backtrace before it goes
+            while time.monotonic() < wait and env.alive() and not env.probe(1.0):
+                time.sleep(0.5)
         else:
             segment, crashes = 0, 0
             signatures: set[str] = set()
@@ -2597,6 +2606,9 @@ def main(argv: list[str] | None = None) -> int:
                                      stop=stop, exclude=exclude)
                 if monitor.event is None:
                     env.settle(SETTLE_SECONDS)
+                if monitor.event is None and not (env.alive() and env.probe(3.0)):
+                    monitor.join(timeout=40)  # it is dying: let the monitor see it through
+                if monitor.event is None:
                     base_fds, base_rss = env.fds(), env.rss_mib()
                     log(f"baseline after a {args.warmup:g} s warm-up ({warm} inputs) and {SETTLE_SECONDS} s for the "
                         f"daemon's timeouts: {base_fds} fds, RSS {base_rss:.1f} MiB")
@@ -2684,7 +2696,8 @@ def main(argv: list[str] | None = None) -> int:
         f"health checks {monitor.checks}")
     if monitor.samples:
         log("daemon under load (s: fds/RSS MiB): " + ", ".join(f"{t}: {f}/{r}" for t, f, r in monitor.samples[-12:]))
-    print(f"netfuzz: {count} inputs in {elapsed:.1f} s ({rate:.1f}/s), {args.workers} workers, seed {args.seed}; "
+    print(f"netfuzz: {count} inputs in {elapsed:.1f} s ({rate:.1f}/s; wall {time.monotonic() - wall_start:.0f} s), "
+          f"{args.workers} workers, seed {args.seed}; "
           f"oracles: {result}; anomalies: {anomalies}; {mem}", flush=True)
     for path in o.first_paths:
         print(f"netfuzz: saved offending input(s): {path}", flush=True)
