@@ -29,7 +29,9 @@ struct EnvCommand: ParsableCommand {
     var only: [String] = []
 
     func validate() throws {
-        guard self.ttl > 0 else { throw ValidationError("--ttl must be a positive number of seconds") }
+        guard self.ttl > 0, self.ttl <= 366 * 86_400 else {
+            throw ValidationError("--ttl must be a number of seconds from 1 to 31622400 (366 days)")
+        }
     }
 
     func run() throws {

@@ -294,7 +294,11 @@ final class ControlService: ControlRequestHandler, Sendable {
         case .env:
             ttl = request.ttlSeconds ?? 12 * 3600
         }
-        if let ttl, ttl <= 0 { throw DaemonError.invalidRequest("the TTL must be positive") }
+        if let ttl, ttl <= 0 || ttl > SessionRegistry.maximumTTLSeconds {
+            throw DaemonError.invalidRequest(
+                "the TTL must be from 1 second to \(SessionRegistry.maximumTTLSeconds / 86_400) days"
+            )
+        }
         let (entry, credentials) = try self.registry.open(
             names: request.only, kind: kind, ttlSeconds: ttl,
             connectionID: kind == .run ? peer.connectionID : nil

@@ -35,6 +35,9 @@ final class SessionRegistry: SessionAuthenticator, Sendable {
     }
 
     /// Opens a session over `names` (all current credentials when nil). Unknown names are an error.
+    /// The longest an `env` session may live (a TTL beyond it is refused; times far in the future overflow).
+    static let maximumTTLSeconds = 366 * 86_400
+
     func open(names: [String]?, kind: SessionKind, ttlSeconds: Int?, connectionID: UInt64?) throws -> (Entry, [CredentialDefinition]) {
         try self.state.withLockedValue { state in
             let chosen: [CredentialDefinition]

@@ -424,3 +424,26 @@ def test_placeholder_in_the_path_is_audited_as_the_credential_name(make_user, up
         assert time.monotonic() < deadline, "no audit line with the credential's name in the path"
         time.sleep(0.1)
     assert placeholder not in user.audit_log.read_text()
+
+
+# --------------------------------------------------------------------------------------------------
+# Found by the network fuzzer: a control request with a TTL far in the future
+
+
+@pytest.mark.parametrize("ttl", [9223372036854775807, 1 << 62, 10 ** 15])
+def test_a_huge_session_ttl_is_refused_and_the_daemon_lives(make_user, ttl):
+    user = make_user()
+    status = user.status()
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(10)
+        sock.connect(status["control_socket"])
+        sock.sendall(('{"command": "openSession", "sessionKind": "env", "ttlSeconds": %d}\n' % ttl).encode())
+        reply = b""
+        while not reply.endswith(b"\n"):
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    assert b"TTL" in reply and b"366 days" in reply, reply
+    assert user.status()["pid"] == status["pid"], "the daemon must still be the same process"
+    assert user.cmd("env", "--ttl", str(ttl)).returncode != 0
