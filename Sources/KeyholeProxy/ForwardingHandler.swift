@@ -342,6 +342,7 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func start(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        var head = head
         self.idleTimer?.cancel()
         self.idleTimer = nil
         // Who is asking, and where does the request go?
@@ -402,6 +403,16 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
 
+        if let problem = RequestFraming.problem(normalizing: &head) {
+            self.refuse(
+                context: context, head: head, authority: authority, sessionID: session.id,
+                status: .badRequest, decision: .error,
+                message: "keyhole: the request's body framing is ambiguous (\(problem)); refused, nothing was sent. "
+                    + "Send the body with Content-Length or Transfer-Encoding: chunked.",
+                reason: "ambiguous framing: \(problem)"
+            )
+            return
+        }
         var requestHead = RequestHead(head: head, target: target, authority: authority)
         let exchange = Exchange(
             sessionID: session.id, head: head, authority: authority,

@@ -295,3 +295,26 @@ extension ProxyDefectTests {
         #expect(!harness.upstream.isActive)
     }
 }
+
+extension ProxyDefectTests {
+    /// Found by the network fuzzer: framing the upstream would read differently from keyhole's decoder.
+    @Test(arguments: [
+        "GET /x HTTP/1.1\r\nHost: api.test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        "GET /x HTTP/1.1\r\nHost: api.test\r\nTransfer-Encoding: identity, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        "TRACE /x HTTP/1.1\r\nHost: api.test\r\nContent-Length: 5\r\n\r\nhello",
+    ])
+    func ambiguousFramingIsRefused(request: String) throws {
+        let harness = try ProxyHarness(intercepted: Self.api)
+        try harness.send(request)
+        #expect(try harness.clientOutput().hasPrefix("HTTP/1.1 400"))
+        #expect(harness.connector.requests.isEmpty)
+    }
+
+    @Test func chunkedInAnyCaseIsForwardedChunked() throws {
+        let harness = try ProxyHarness(intercepted: Self.api)
+        try harness.send("GET /x HTTP/1.1\r\nHost: api.test\r\nTransfer-Encoding: Chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+        let sent = try harness.upstreamOutput()
+        #expect(sent.contains("Transfer-Encoding: chunked\r\n"))
+        #expect(sent.hasSuffix("5\r\nhello\r\n0\r\n\r\n"))
+    }
+}
