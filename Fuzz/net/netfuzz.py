@@ -22,7 +22,7 @@ Usage (see Fuzz/net/README.md):
 
     python3 Fuzz/net/netfuzz.py --seconds 60 [--seed S] [--workers K] [--keep DIR]
     python3 Fuzz/net/netfuzz.py --inputs 20000
-    python3 Fuzz/net/netfuzz.py --replay Fuzz/net/findings/RUN/001-scoped-host.json
+    python3 Fuzz/net/netfuzz.py --replay Fuzz/net/findings/RUN/001-secret-in-body.json
     python3 Fuzz/net/netfuzz.py --self-check        # plants leaks; exits 1 when the oracles catch them
 
 Exit status: 0 clean, 1 an oracle failed (the offending inputs are saved and their paths printed), 2 set-up
@@ -2028,7 +2028,6 @@ class FuzzEnv:
         self.user = None
         self.upstream = None
         self.pid = None
-        self.live = threading.Event()
         self.poked = threading.Event()
         self.work = Path(tempfile.mkdtemp(prefix="netfuzz-"))
         self.replayed: dict[str, dict] = {}
@@ -2091,7 +2090,6 @@ class FuzzEnv:
             if isinstance(value, str) and self.scanner.contains(value.encode()):
                 raise SystemExit(f"netfuzz: value {name} holds a secret; set-up is broken")
         self.values = values
-        self.live.set()
 
     def restart(self) -> None:
         """After a crash: make sure the old daemon is gone, start a new one, new sessions."""
