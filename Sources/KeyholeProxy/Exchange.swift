@@ -10,6 +10,9 @@ final class Exchange {
     let authority: Authority
     let path: String
     let clientKeepAlive: Bool
+    /// The request asked for a protocol upgrade (an `Upgrade` header): only then may a 101 turn the connection
+    /// into a tunnel.
+    let askedToUpgrade: Bool
     var credential: String?
     var decision: AuditDecision
     var status: Int?
@@ -41,6 +44,7 @@ final class Exchange {
         self.authority = authority
         self.path = path
         self.clientKeepAlive = head.isKeepAlive
+        self.askedToUpgrade = head.headers.contains(name: "upgrade")
         self.decision = .forward
     }
 

@@ -699,6 +699,16 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .head(let head):
             self.responseTimer?.cancel()
             self.responseTimer = nil
+            if head.status == .switchingProtocols, !exchange.askedToUpgrade {
+                // A switch nobody asked for (RFC 9110 §15.2.2): the bytes that follow are not a protocol keyhole
+                // agreed to pass through.
+                self.refuse(
+                    context: context, exchange: exchange, status: .badGateway, decision: .error,
+                    message: "keyhole: \(exchange.authority) switched protocols without being asked to; refused.",
+                    reason: "unrequested 101"
+                )
+                return
+            }
             if head.status == .switchingProtocols {
                 exchange.status = 101
                 exchange.responseHeadSent = true

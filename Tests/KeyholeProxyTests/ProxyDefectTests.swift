@@ -318,3 +318,15 @@ extension ProxyDefectTests {
         #expect(sent.hasSuffix("5\r\nhello\r\n0\r\n\r\n"))
     }
 }
+
+extension ProxyDefectTests {
+    /// Found by the proxy fuzz target: a 101 to a request without `Upgrade` turned the connection into a raw tunnel.
+    @Test func anUnrequestedSwitchOfProtocolsIsRefused() throws {
+        let harness = try ProxyHarness(intercepted: Self.api)
+        try harness.send("GET /ws HTTP/1.1\r\nHost: api.test\r\n\r\n")
+        try harness.answer("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+        #expect(try harness.clientOutput().hasPrefix("HTTP/1.1 502"))
+        #expect(!harness.client.isActive)
+        #expect(!harness.upstream.isActive)
+    }
+}
