@@ -11,3 +11,6 @@ swift test --skip-build
 # The Secret Service tests again, now with a real gnome-keyring on a private bus (skipped above).
 Tests/scripts/with-keyring.sh swift test --skip-build --filter KeyholeStoreTests
 KEYHOLE_BIN="$PWD/.build/debug/keyhole" python3 -m pytest -q Tests/EndToEnd
+# The fuzzers' smoke (Fuzz/FUZZING.md): every libFuzzer target for a few seconds with its property oracles, the
+# network fuzzer for about a minute against a real daemon, and the fuzzer's open regressions replayed.
+KEYHOLE_BIN="$PWD/.build/debug/keyhole" scripts/fuzz.sh smoke
