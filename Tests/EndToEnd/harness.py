@@ -330,7 +330,9 @@ class KeyholeUser:
         while time.monotonic() < deadline and any(pid_alive(p) for p in candidates):
             time.sleep(0.1)
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            alive = [p for p in candidates | set(self.own_processes()) if pid_alive(p)]
+            # Only processes that are still this user's: pids wrap quickly here (pid_max 32768), so a pid this user
+            # once knew may belong to another test's daemon by now.
+            alive = [p for p in self.own_processes() if pid_alive(p)]
             for p in alive:
                 try:
                     os.kill(p, sig)
