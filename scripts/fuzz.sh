@@ -73,7 +73,7 @@ case "${1:-}" in
             run_target "$name" -seed=1 -max_total_time="${KEYHOLE_FUZZ_SMOKE_SECONDS:-20}" || status=1
         done
         export KEYHOLE_BIN="${KEYHOLE_BIN:-$PWD/.build/debug/keyhole}"
-        python3 Fuzz/net/netfuzz.py --seconds "${KEYHOLE_FUZZ_NET_SECONDS:-60}" || status=1
+        python3 Fuzz/net/netfuzz.py --seconds "${KEYHOLE_FUZZ_NET_SECONDS:-60}" --seed "${KEYHOLE_FUZZ_NET_SEED:-1}" || status=1
         for input in Fuzz/net/regressions/*.json; do
             [[ -e "$input" ]] || continue
             python3 Fuzz/net/netfuzz.py --replay "$input" >/dev/null 2>&1 || {
