@@ -83,7 +83,7 @@ enum ControlFuzz {
         encoder.outputFormatting = [.sortedKeys]
         if let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(line)) {
             if let inject = request.definition?.inject {
-                FuzzCheck.require(!inject.description.utf8.contains { [0, 0x0A, 0x0D].contains($0) }, "a decoded --inject template spans lines")
+                FuzzCheck.require(!inject.description.utf8.contains { ($0 == 0 || $0 == 0x0A || $0 == 0x0D) }, "a decoded --inject template spans lines")
             }
             Self.requireStable(request, encoder)
         }

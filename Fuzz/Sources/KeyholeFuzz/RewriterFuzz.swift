@@ -130,13 +130,13 @@ enum RewriterFuzz {
             do {
                 outcome = try rewriter.apply(head, secrets: secrets)
             } catch {
-                FuzzCheck.require(credentials.contains { planned.contains($0.definition.name) && $0.secret.utf8.contains { [0, 0x0A, 0x0D].contains($0) } },
+                FuzzCheck.require(credentials.contains { planned.contains($0.definition.name) && $0.secret.utf8.contains { ($0 == 0 || $0 == 0x0A || $0 == 0x0D) } },
                     "apply refused (\(error)) though every planned secret is header-safe")
                 return
             }
             let result = outcome.head
             for header in result.headers {
-                FuzzCheck.require(!header.value.utf8.contains { [0, 0x0A, 0x0D].contains($0) }, "header \(header.name) holds CR, LF or NUL: \(fuzzShow(header.value))")
+                FuzzCheck.require(!header.value.utf8.contains { ($0 == 0 || $0 == 0x0A || $0 == 0x0D) }, "header \(header.name) holds CR, LF or NUL: \(fuzzShow(header.value))")
             }
             let outputViews = Self.views(of: result)
             FuzzCheck.require(outputViews.allSatisfy { Self.placeholders(in: $0).isEmpty }, "a placeholder is left in \(outputViews.map(fuzzShow))")
@@ -173,18 +173,26 @@ enum RewriterFuzz {
 
     /// Without leading and trailing spaces and tabs (HTTP's OWS).
     static func trimmed(_ text: some StringProtocol) -> String {
-        String(text.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+        let bytes = Array(text.utf8)
+        var start = 0
+        var end = bytes.count
+        while start < end, bytes[start] == 0x20 || bytes[start] == 0x09 { start += 1 }
+        while end > start, bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09 { end -= 1 }
+        return String(decoding: bytes[start..<end], as: UTF8.self)
     }
 
     /// Every `khp_` followed by 40 lowercase hex digits.
     static func placeholders(in text: String) -> [String] {
         let bytes = Array(text.utf8)
-        let hex = Set("0123456789abcdef".utf8)
-        return bytes.indices.compactMap { start in
-            guard start + 44 <= bytes.count, bytes[start..<(start + 4)].elementsEqual("khp_".utf8),
-                bytes[(start + 4)..<(start + 44)].allSatisfy(hex.contains)
-            else { return nil }
-            return String(decoding: bytes[start..<(start + 44)], as: UTF8.self)
+        var found: [String] = []
+        var start = 0
+        while start + 44 <= bytes.count {
+            defer { start += 1 }
+            guard bytes[start] == 0x6B, bytes[start + 1] == 0x68, bytes[start + 2] == 0x70, bytes[start + 3] == 0x5F else { continue }
+            var end = start + 4
+            while end < start + 44, (0x30...0x39).contains(bytes[end]) || (0x61...0x66).contains(bytes[end]) { end += 1 }
+            if end == start + 44 { found.append(String(decoding: bytes[start..<end], as: UTF8.self)) }
         }
+        return found
     }
 }
