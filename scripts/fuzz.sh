@@ -36,11 +36,11 @@ run_target() {
     echo "== $name" >&2
     if ! "$BIN" "$name" "$@" "${dict[@]}" -artifact_prefix="$FINDINGS/$name/" -print_final_stats=1 \
         -detect_leaks=0 "$work" "${seeds[@]}" 2> "$work.log"; then
-        grep -E "PROPERTY BROKEN|ERROR: |Test unit written to|SUMMARY" "$work.log" >&2 || tail -20 "$work.log" >&2
+        grep -a -E "PROPERTY BROKEN|ERROR: |Test unit written to|SUMMARY" "$work.log" >&2 || tail -20 "$work.log" >&2
         echo "keyhole-fuzz: $name FAILED; the input is in $FINDINGS/$name/ (replay: $BIN $name FILE)" >&2
         return 1
     fi
-    grep -E "^stat::number_of_executed_units|^stat::average_exec_per_sec|DONE|^#[0-9]+ *DONE" "$work.log" >&2 || true
+    grep -a -E "^stat::number_of_executed_units|^stat::average_exec_per_sec|DONE|^#[0-9]+ *DONE" "$work.log" >&2 || true
 }
 
 limits=()
