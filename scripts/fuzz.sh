@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 [[ -d /opt/swift/usr/bin ]] && export PATH="/opt/swift/usr/bin:$PATH"
 
 FUZZ_BUILD=.build-fuzz
+# No Swift crash reporter on every abort (slow; it once held the output pipe after the run).
+export SWIFT_BACKTRACE=enable=no
 BIN="$FUZZ_BUILD/debug/keyhole-fuzz"
 FINDINGS="${KEYHOLE_FUZZ_FINDINGS:-$PWD/.build-fuzz/findings}"
 
@@ -34,7 +36,7 @@ run_target() {
     local dict=()
     [[ -f "Fuzz/dict/$name.dict" ]] && dict=("-dict=Fuzz/dict/$name.dict")
     echo "== $name" >&2
-    if ! "$BIN" "$name" "$@" "${dict[@]}" -artifact_prefix="$FINDINGS/$name/" -print_final_stats=1 \
+    if ! "$BIN" "$name" "$@" "${dict[@]}" -artifact_prefix="$FINDINGS/$name/" -timeout=10 -print_final_stats=1 \
         -detect_leaks=0 "$work" "${seeds[@]}" 2> "$work.log"; then
         grep -a -E "PROPERTY BROKEN|ERROR: |Test unit written to|SUMMARY" "$work.log" >&2 || tail -20 "$work.log" >&2
         echo "keyhole-fuzz: $name FAILED; the input is in $FINDINGS/$name/ (replay: $BIN $name FILE)" >&2

@@ -12,6 +12,11 @@ struct TOMLSubsetParser {
     private let bytes: [UInt8]
     private var position: Int = 0
     private var line: Int = 1
+    /// Arrays and inline tables open around the value being parsed.
+    private var depth = 0
+    /// Deeper nesting is refused: the parser recurses, and a file of `[[[[…` would overflow the stack (found by the
+    /// config fuzz target). No configuration needs more than a few levels.
+    static let maximumDepth = 64
 
     private init(bytes: [UInt8]) {
         self.bytes = bytes
@@ -157,9 +162,15 @@ struct TOMLSubsetParser {
                 return TOMLValue(.string(try self.parseMultiLineLiteralString()), line: valueLine)
             }
             return TOMLValue(.string(try self.parseLiteralString()), line: valueLine)
-        case UInt8(ascii: "["):
-            return TOMLValue(.array(try self.parseArray()), line: valueLine)
-        case UInt8(ascii: "{"):
+        case UInt8(ascii: "["), UInt8(ascii: "{"):
+            guard self.depth < Self.maximumDepth else {
+                throw self.error("arrays and inline tables nest at most \(Self.maximumDepth) levels deep")
+            }
+            self.depth += 1
+            defer { self.depth -= 1 }
+            if byte == UInt8(ascii: "[") {
+                return TOMLValue(.array(try self.parseArray()), line: valueLine)
+            }
             return TOMLValue(.table(try self.parseInlineTable()), line: valueLine)
         default:
             return TOMLValue(try self.parseBareValue(), line: valueLine)

@@ -390,3 +390,13 @@ extension ConfigTests {
         }
     }
 }
+
+@Suite struct ConfigNestingTests {
+    /// Found by the config fuzz target: deep nesting overflowed the stack (the daemon died at start).
+    @Test func deepNestingIsAnErrorNotACrash() {
+        let text = "resolve = " + String(repeating: "[", count: 10_000)
+        #expect(throws: ConfigError.self) { try Config.parse(text, path: "config.toml") }
+        let shallow = "x = " + String(repeating: "[", count: 3) + String(repeating: "]", count: 3)
+        #expect((try? Config.parse(shallow, path: "config.toml")) != nil)
+    }
+}
