@@ -353,32 +353,24 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .intercepted(let connectAuthority, let connectToken):
             token = connectToken
             authority = connectAuthority
-            let sessionID = self.dependencies.sessions.session(forToken: connectToken)?.id ?? "-"
-            // Inside the tunnel the request must name the tunnel's host: an absolute-form target naming another
-            // host would reach a virtual-host server behind this one with the secret swapped in.
-            guard let origin = AbsoluteURI.originForm(of: head.uri, method: head.method.rawValue, inTunnelTo: connectAuthority)
-            else {
+            // Inside the tunnel the request must name the tunnel's host, in its target and its Host header: an
+            // absolute-form target naming another host would reach a virtual-host server behind this one with the
+            // secret swapped in.
+            let origin = AbsoluteURI.originForm(of: head.uri, method: head.method.rawValue, inTunnelTo: connectAuthority)
+            let hostMatches = head.headers.first(name: "host")
+                .flatMap { Authority(parsing: $0, defaultPort: connectAuthority.port) } == connectAuthority
+            guard let origin, hostMatches else {
+                let what = origin == nil ? "request target" : "Host header"
                 self.refuse(
-                    context: context, head: head, authority: connectAuthority, sessionID: sessionID,
+                    context: context, head: head, authority: connectAuthority,
+                    sessionID: self.dependencies.sessions.session(forToken: connectToken)?.id ?? "-",
                     status: .misdirectedRequest, decision: .denyHost,
-                    message: Refusals.misdirected(connectAuthority, what: "The request target"),
-                    reason: "request target names another host"
+                    message: Refusals.misdirected(connectAuthority, what: "The \(what)"),
+                    reason: "\(what) names another host"
                 )
                 return
             }
             target = origin
-            guard let hostHeader = head.headers.first(name: "host"),
-                let host = Authority(parsing: hostHeader, defaultPort: connectAuthority.port),
-                host == connectAuthority
-            else {
-                self.refuse(
-                    context: context, head: head, authority: connectAuthority, sessionID: sessionID,
-                    status: .misdirectedRequest, decision: .denyHost,
-                    message: Refusals.misdirected(connectAuthority, what: "The request's Host header"),
-                    reason: "Host header names another host"
-                )
-                return
-            }
         case .plain:
             token = ProxyAuthorization.token(in: head.headers)
             guard let parsed = AbsoluteURI(head.uri) else {
