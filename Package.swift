@@ -106,7 +106,14 @@ let package = Package(
         ),
         .testTarget(name: "KeyholeCoreTests", dependencies: ["KeyholeCore"]),
         .testTarget(name: "KeyholeCommandsTests", dependencies: ["KeyholeCommands", "KeyholeCore"]),
-        .testTarget(name: "KeyholeControlTests", dependencies: ["KeyholeControl", "KeyholeCore"]),
+        .testTarget(
+            name: "KeyholeControlTests",
+            dependencies: [
+                "KeyholeControl", "KeyholeCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "KeyholeStoreTests", dependencies: ["KeyholeStore", "KeyholeCore"]),
         .testTarget(
             name: "KeyholeTLSTests",
@@ -131,11 +138,20 @@ let package = Package(
 )
 
 // Fuzz targets (issue 17): compiled only when KEYHOLE_FUZZ=1, into their own build folder, by scripts/fuzz.sh.
-// One executable, `keyhole-fuzz TARGET [libFuzzer flags]`, instrumented with -sanitize=fuzzer,address. Its
-// main.swift calls LLVMFuzzerRunDriver; SwiftPM links executables with `--defsym main=<module>_main`, which lld
-// (not gold, which crashes on it) accepts next to libFuzzer's own main.
+// One executable, `keyhole-fuzz TARGET [libFuzzer flags]`, instrumented with -sanitize=fuzzer and, by default,
+// address. Its main.swift calls LLVMFuzzerRunDriver; SwiftPM links executables with `--defsym main=<module>_main`,
+// which lld (not gold, which crashes on it) accepts next to libFuzzer's own main.
+// KEYHOLE_FUZZ_INSTRUMENT picks what else goes in: `address` (ASan, the default), `none` (libFuzzer alone: the
+// fastest, for long runs) or `coverage` (LLVM source coverage, for `scripts/fuzz.sh coverage`).
 if Context.environment["KEYHOLE_FUZZ"] == "1" {
-    let fuzz: [SwiftSetting] = [.unsafeFlags(["-sanitize=fuzzer,address"])]
+    let instrument: [String]
+    switch Context.environment["KEYHOLE_FUZZ_INSTRUMENT"] ?? "address" {
+    case "none": instrument = ["-sanitize=fuzzer"]
+    case "coverage": instrument = ["-sanitize=fuzzer", "-profile-generate", "-profile-coverage-mapping"]
+    default: instrument = ["-sanitize=fuzzer,address"]
+    }
+    // -enable-testing: the targets `@testable import` keyhole's modules, also in the release build fuzz.sh uses.
+    let fuzz: [SwiftSetting] = [.unsafeFlags(instrument + ["-enable-testing"])]
     for index in package.targets.indices where package.targets[index].type == .regular
         && package.targets[index].name.hasPrefix("Keyhole")
     {
@@ -153,7 +169,7 @@ if Context.environment["KEYHOLE_FUZZ"] == "1" {
             ],
             path: "Fuzz/Sources/KeyholeFuzz",
             swiftSettings: fuzz + [.swiftLanguageMode(.v5)],
-            linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address", "-use-ld=lld"])]
+            linkerSettings: [.unsafeFlags(instrument.filter { $0 != "-profile-coverage-mapping" } + ["-use-ld=lld"])]
         )
     )
     package.products.append(.executable(name: "keyhole-fuzz", targets: ["KeyholeFuzz"]))

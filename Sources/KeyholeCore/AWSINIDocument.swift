@@ -18,6 +18,9 @@ struct AWSINIDocument {
         var name: String
         var headerLine: Int
         var settings: [Setting] = []
+        /// Lines in the section that are neither a setting, a continuation, a comment nor blank (configparser
+        /// refuses them; botocore never gets that far, keyhole skips them).
+        var skippedLines: [Int] = []
     }
 
     let bytes: [UInt8]
@@ -45,6 +48,7 @@ struct AWSINIDocument {
             guard !self.sections.isEmpty,
                 let delimiter = content.firstIndex(where: { $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: ":") })
             else {
+                if !self.sections.isEmpty { self.sections[self.sections.count - 1].skippedLines.append(line.number) }
                 continuing = false
                 continue
             }

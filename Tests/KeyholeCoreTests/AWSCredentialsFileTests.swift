@@ -49,6 +49,19 @@ import Testing
             of: "aws_access_key_id = AKIADEFAULT\naws_secret_access_key = default/secret+key\n", with: ""))
     }
 
+    /// Found by the importers fuzz target (Fuzz/findings-report/importers/aws-removal-orphan-indented-line): without
+    /// its header, the indented line keyhole skips in [q] continued [p]'s secret key, which then read differently.
+    @Test func removingAProfileKeepsTheHeaderOfASectionWithALineItSkips() throws {
+        let text = "[p]\naws_access_key_id = AKID1\naws_secret_access_key = SECRET1\n[q]\n  indented line\n"
+            + "aws_access_key_id = AKID2\naws_secret_access_key = SECRET2\n"
+        let file = AWSCredentialsFile(bytes: Array(text.utf8))
+        let q = try file.profile("q")
+        #expect(q.headerLineIfOnlyKeys == nil)
+        let result = file.removing(q)
+        #expect(String(decoding: result, as: UTF8.self) == "[p]\naws_access_key_id = AKID1\naws_secret_access_key = SECRET1\n[q]\n  indented line\n")
+        #expect(try AWSCredentialsFile(bytes: result).profile("p").credentials == file.profile("p").credentials)
+    }
+
     @Test func missingDuplicateAndIncompleteProfilesAreErrors() {
         let file = AWSCredentialsFile(bytes: Array(Self.text.utf8))
         #expect(throws: ImportFileError.unknownProfile("nope", available: ["default", "work", "role"])) {

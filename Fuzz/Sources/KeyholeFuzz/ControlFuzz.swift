@@ -26,7 +26,7 @@ enum ControlFuzz {
     static func run(_ stream: [UInt8], limit: Int, pieces: FuzzBytes) {
         var choices = pieces
         let pieces = fuzzSplit(stream, &choices)
-        let expected = Self.reference(pieces, limit: limit, strict: FuzzKnownIssues.strict)
+        let expected = Self.reference(pieces, limit: limit)
         let channel = EmbeddedChannel(handler: ByteToMessageHandler(ControlLineDecoder(maximumLength: limit)))
         defer { _ = try? channel.finish() }
         var lines: [[UInt8]] = []
@@ -55,10 +55,9 @@ enum ControlFuzz {
     }
 
     /// The lines of the stream and whether it must be refused, piece by piece: a complete line over the limit, or
-    /// an unfinished one that can no longer end within it. Not strict (see ``FuzzKnownIssues``): as the decoder
-    /// does it today, an unfinished line of exactly limit + 1 bytes ending in CR is refused too, although the LF
-    /// that may follow would make it a line of `limit` bytes.
-    static func reference(_ pieces: [[UInt8]], limit: Int, strict: Bool) -> (lines: [[UInt8]], refused: Bool) {
+    /// an unfinished one that can no longer end within it (an unfinished line of limit + 1 bytes ending in CR still
+    /// can: the LF that may follow makes it a line of `limit` bytes).
+    static func reference(_ pieces: [[UInt8]], limit: Int) -> (lines: [[UInt8]], refused: Bool) {
         let stream = pieces.flatMap { $0 }
         var lines: [[UInt8]] = []
         var start = 0
@@ -72,7 +71,7 @@ enum ControlFuzz {
                 lines.append(line)
                 start = newline + 1
             }
-            let pendingCR = strict && end > start && stream[end - 1] == 0x0D
+            let pendingCR = end > start && stream[end - 1] == 0x0D
             if end - start > limit + (pendingCR ? 1 : 0) { return (lines, true) }
         }
         return (lines, false)

@@ -92,23 +92,8 @@ enum ImportersFuzz {
                     .map { setting in setting.key + "=" + setting.lines.map(document.text(of:)).joined(separator: "\n") }
             }
         }
-        guard FuzzKnownIssues.strict || !Self.hasOrphanIndentedLine(bytes, profile: profile) else { return }
         FuzzCheck.require(settings(AWSINIDocument(bytes: out), removing: nil) == settings(AWSINIDocument(bytes: bytes), removing: profile.name),
             "removing [\(fuzzShow(profile.name))] changed how the rest of the file reads")
-    }
-
-    /// Known, not fixed yet (Fuzz/FUZZING.md): the section whose header `removing` takes away has an indented line
-    /// without `=` or `:` before its first setting (configparser refuses it; keyhole skips it). Without the header
-    /// that line continues the last setting of the section before, which then reads differently.
-    static func hasOrphanIndentedLine(_ bytes: [UInt8], profile: AWSCredentialsFile.Profile) -> Bool {
-        guard let header = profile.headerLineIfOnlyKeys,
-            let first = AWSINIDocument(bytes: bytes).sections.first(where: { $0.headerLine == header })?.settings.first?.value.number
-        else { return false }
-        return TextLine.split(bytes).filter { $0.number > header && $0.number < first }.contains { line in
-            let content = bytes[line.content]
-            guard let start = content.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }) else { return false }
-            return start > line.content.lowerBound && bytes[start] != UInt8(ascii: "#") && bytes[start] != UInt8(ascii: ";")
-        }
     }
 
     /// Whether `small` is `large` with some bytes deleted.

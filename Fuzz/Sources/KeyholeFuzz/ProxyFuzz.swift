@@ -8,7 +8,8 @@ import NIOEmbedded
 
 /// The request path through keyhole's real handlers: a client connection (a new proxy connection, or one inside
 /// an intercepted CONNECT to api.test:443 with TLS already terminated) on an `EmbeddedChannel`, upstreams that are
-/// `EmbeddedChannel`s too, and a session with four credentials whose secrets are known.
+/// `EmbeddedChannel`s too, and a session with four credentials whose secrets are known and AWS keys (requests signed
+/// with the placeholder keys below are verified and re-signed with the real ones).
 ///
 /// Input: segments separated by `|||`. A segment starting with `<` is what the latest upstream answers; any other
 /// is bytes from the client. In both, `$P1`…`$P4` become the credentials' placeholders, `$P9` a placeholder of no
@@ -16,8 +17,9 @@ import NIOEmbedded
 /// kind of client connection (even: new proxy connection; odd: inside the tunnel).
 ///
 /// Properties:
-/// - bytes written toward an upstream hold a secret only when its credential is scoped to that upstream's
-///   authority, and only over TLS unless the credential allows plain http;
+/// - bytes written toward an upstream hold a secret (for AWS: the real key id, secret key or session token) only
+///   when its credential is scoped to that upstream's authority, and only over TLS unless the credential allows
+///   plain http; the real AWS secret key is never written at all;
 /// - every request head an upstream connection carries names that connection's authority in its Host header;
 /// - no secret ever reaches the client;
 /// - after every timeout has had its time, the client connection and every upstream connection are closed.
@@ -31,18 +33,28 @@ enum ProxyFuzz {
     struct Credential {
         let definition: CredentialDefinition
         let placeholder: String
+        /// What the resolver returns.
         let secret: String
+        /// What must go only where the credential is scoped (the secret itself, or for AWS the parts of the keys).
+        var markers: [String] { self.definition.kind == .aws ? [ProxyFuzz.realAWS.accessKeyID, ProxyFuzz.realAWS.secretAccessKey, ProxyFuzz.realAWS.sessionToken!] : [self.secret] }
     }
 
+    /// The AWS keys: the workload signs with `placeholderAWS` (Fuzz/corpus/proxy/tunnel-aws-* were signed with them
+    /// by botocore), keyhole re-signs with `realAWS`.
+    static let placeholderAWS = AWSCredentials(accessKeyID: "ASIAKEYHOLEFUZZ00005", secretAccessKey: "fuzzPlaceholderSecretKey/5+aws", sessionToken: "fuzzPlaceholderSessionToken5")
+    static let realAWS = AWSCredentials(accessKeyID: "AKIAREALFUZZPROXY005", secretAccessKey: "REALsecretKEYproxyFUZZ/5+aws", sessionToken: "REALsessionTOKENproxyFUZZ5")
+
     static let credentials: [Credential] = {
-        func make(_ name: String, _ hosts: [String], inject: String? = nil, allowHTTP: Bool = false, index: Int) -> Credential {
+        func make(_ name: String, _ hosts: [String], kind: CredentialDefinition.Kind = .generic, inject: String? = nil, allowHTTP: Bool = false, index: Int) -> Credential {
             Credential(
                 definition: CredentialDefinition(
-                    name: name, hosts: hosts.map { try! HostPattern($0) }, inject: inject.map { try! InjectTemplate($0) },
+                    name: name, kind: kind, hosts: hosts.map { try! HostPattern($0) }, inject: inject.map { try! InjectTemplate($0) },
                     allowHTTP: allowHTTP, created: ""
                 ),
                 placeholder: "khp_" + String(repeating: String(index), count: 40),
-                secret: "SECRET\(index)-\(name)-value"
+                secret: kind == .aws
+                    ? #"{"AccessKeyId":"\#(realAWS.accessKeyID)","SecretAccessKey":"\#(realAWS.secretAccessKey)","SessionToken":"\#(realAWS.sessionToken!)"}"#
+                    : "SECRET\(index)-\(name)-value"
             )
         }
         return [
@@ -50,6 +62,7 @@ enum ProxyFuzz {
             make("inj", ["api.test:443"], inject: "X-Key: {secret}", index: 2),
             make("other", ["*.other.test"], index: 3),
             make("dev", ["dev.test"], allowHTTP: true, index: 4),
+            make("aws", ["api.test", "*.amazonaws.com"], kind: .aws, index: 5),
         ]
     }()
 
@@ -59,7 +72,8 @@ enum ProxyFuzz {
 
     static let session = ProxySession(
         id: "fz1", credentials: credentials.map(\.definition),
-        placeholders: Dictionary(uniqueKeysWithValues: credentials.map { ($0.placeholder, $0.definition.name) })
+        placeholders: Dictionary(uniqueKeysWithValues: credentials.filter { $0.definition.kind != .aws }.map { ($0.placeholder, $0.definition.name) }),
+        awsKeys: [placeholderAWS.accessKeyID: AWSSessionKey(credential: "aws", placeholder: placeholderAWS)]
     )
 
     static let substitutions: [(String, String)] = {
@@ -111,8 +125,8 @@ enum ProxyFuzz {
         var known = Set<String>()
         for segment in Self.segments(input.dropFirst()) {
             let text = Self.expand(segment.first == UInt8(ascii: "<") ? segment.dropFirst() : segment)
-            for credential in Self.credentials where text.contains(credential.secret) {
-                known.insert(credential.secret)
+            for credential in Self.credentials {
+                for marker in credential.markers where text.contains(marker) { known.insert(marker) }
             }
         }
         for segment in Self.segments(input.dropFirst()) {
@@ -169,7 +183,12 @@ enum ProxyFuzz {
             while let buffer = try? connection.channel.readOutbound(as: ByteBuffer.self) {
                 connection.sent += String(buffer: buffer)
             }
-            for credential in Self.credentials where !known.contains(credential.secret) && connection.sent.contains(credential.secret) {
+            for credential in Self.credentials
+            where credential.markers.contains(where: { !known.contains($0) && connection.sent.contains($0) }) {
+                FuzzCheck.require(
+                    known.contains(Self.realAWS.secretAccessKey) || !connection.sent.contains(Self.realAWS.secretAccessKey),
+                    "the real AWS secret key went to \(connection.authority)"
+                )
                 FuzzCheck.require(
                     credential.definition.isScoped(to: connection.authority),
                     "the secret of '\(credential.definition.name)' went to \(connection.authority)"
@@ -197,10 +216,10 @@ enum ProxyFuzz {
         while let buffer = try? client.readOutbound(as: ByteBuffer.self) {
             clientOutput += String(buffer: buffer)
         }
-        for credential in Self.credentials where !known.contains(credential.secret) {
-            FuzzCheck.require(
-                !clientOutput.contains(credential.secret), "the secret of '\(credential.definition.name)' reached the client"
-            )
+        for credential in Self.credentials {
+            for marker in credential.markers where !known.contains(marker) {
+                FuzzCheck.require(!clientOutput.contains(marker), "the secret of '\(credential.definition.name)' reached the client")
+            }
         }
     }
 }

@@ -72,7 +72,9 @@ public struct AWSCredentialsFile: Sendable {
             accessKeyID: values["aws_access_key_id"]!, secretAccessKey: values["aws_secret_access_key"]!,
             sessionToken: token
         )
-        let onlyKeys = section.settings.allSatisfy { Self.credentialKeys.contains($0.key) }
+        // A section that also holds a line keyhole skips keeps its header: without it, an indented such line would
+        // continue the last setting of the section above (found by the importers fuzz target).
+        let onlyKeys = section.settings.allSatisfy { Self.credentialKeys.contains($0.key) } && section.skippedLines.isEmpty
         return Profile(
             name: name, credentials: credentials, credentialLines: lines,
             headerLineIfOnlyKeys: onlyKeys ? section.headerLine : nil
