@@ -39,7 +39,7 @@ build() {
 
 targets() {
     build
-    "$BIN" --list 2>&1 | sed -n 's/^  \([a-z0-9-]*\)  .*/\1/p'
+    LLVM_PROFILE_FILE=/dev/null "$BIN" --list 2>&1 | sed -n 's/^  \([a-z0-9-]*\)  .*/\1/p'
 }
 
 # run_target NAME LIBFUZZER-FLAGS...: a scratch corpus seeded from Fuzz/corpus/NAME; crashes go to $FINDINGS/NAME.
