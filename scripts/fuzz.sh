@@ -4,8 +4,9 @@
 #   scripts/fuzz.sh TARGET|all [--runs N | --seconds N]   in-process libFuzzer targets (each, for `all`)
 #   scripts/fuzz.sh net [--seconds N | --inputs N]        the network fuzzer against a running daemon
 #   scripts/fuzz.sh smoke                        what CI runs: every target briefly, the network fuzzer ~60 s
-#   scripts/fuzz.sh coverage [--work]            line coverage of keyhole's modules reached by the checked-in corpus
-#                                                (--work: and by the corpora the runs here have grown)
+#   scripts/fuzz.sh coverage [--net] [--work]    line coverage of keyhole's modules reached by the checked-in corpus
+#                                                (--net: and by the network fuzzer's CI run against a daemon built
+#                                                with coverage; --work: and by the corpora grown here)
 # KEYHOLE_FUZZ_INSTRUMENT=none runs the targets without ASan (about twice as fast; for long runs).
 # Exits non-zero on any crash or broken property, printing the input's path.
 set -euo pipefail
@@ -104,10 +105,34 @@ case "${1:-}" in
     coverage)
         shift
         corpora=(Fuzz/corpus)
-        [[ "${1:-}" == --work ]] && corpora+=(.build-fuzz/work .build-fuzz-none/work)
+        net=0
+        while (($#)); do
+            case "$1" in
+                --work) corpora+=(.build-fuzz/work .build-fuzz-none/work) ;;
+                --net) net=1 ;;
+                *) echo "fuzz.sh coverage: unknown option $1" >&2; exit 2 ;;
+            esac
+            shift
+        done
         build
         profiles="$FUZZ_BUILD/profiles"
         rm -rf "$profiles" && mkdir -p "$profiles"
+        objects=()
+        reached="${corpora[*]}"
+        if ((net)); then
+            # The daemon (and every keyhole command the fuzzer runs) with coverage, through what CI's smoke runs:
+            # the network fuzzer for 60 s with seed 1 and its regressions. Each process writes its own profile.
+            swift build --product keyhole --scratch-path .build-cov -Xswiftc -profile-generate \
+                -Xswiftc -profile-coverage-mapping >&2
+            export LLVM_PROFILE_FILE="$PWD/$profiles/net-%p.profraw"
+            KEYHOLE_BIN="$PWD/.build-cov/debug/keyhole" python3 Fuzz/net/netfuzz.py --seconds 60 --seed 1 >&2 || true
+            for input in Fuzz/net/regressions/*.json; do
+                [[ -e "$input" ]] && { KEYHOLE_BIN="$PWD/.build-cov/debug/keyhole" python3 Fuzz/net/netfuzz.py --replay "$input" >/dev/null 2>&1 || true; }
+            done
+            unset LLVM_PROFILE_FILE
+            objects=(-object .build-cov/debug/keyhole)
+            reached+=" and the network fuzzer (60 s, seed 1, regressions)"
+        fi
         for name in $(targets); do
             dirs=()
             for corpus in "${corpora[@]}"; do [[ -d "$corpus/$name" ]] && dirs+=("$corpus/$name"); done
@@ -117,8 +142,8 @@ case "${1:-}" in
                 > "$profiles/$name.log" 2>&1 || { echo "fuzz.sh: $name failed on its corpus (see $profiles/$name.log)" >&2; exit 1; }
         done
         llvm-profdata merge -sparse "$profiles"/*.profraw -o "$profiles/all.profdata"
-        llvm-cov export "$BIN" -instr-profile="$profiles/all.profdata" -summary-only > "$profiles/summary.json"
-        echo "line coverage reached by ${corpora[*]} (llvm-cov; per file: llvm-cov report $BIN -instr-profile=$profiles/all.profdata):"
+        llvm-cov export "$BIN" "${objects[@]}" -instr-profile="$profiles/all.profdata" -summary-only > "$profiles/summary.json"
+        echo "line coverage reached by $reached (per file: llvm-cov report $BIN ${objects[*]} -instr-profile=$profiles/all.profdata):"
         python3 - "$profiles/summary.json" "$PWD/Sources/" <<'PY'
 import collections, json, sys
 summary, root = json.load(open(sys.argv[1])), sys.argv[2]

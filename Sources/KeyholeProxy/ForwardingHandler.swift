@@ -82,16 +82,20 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.stallTimer = nil
     }
 
-    /// Watches an exchange for a stall: checks at the tunnel idle time after the last byte either way.
+    /// Watches an exchange for a stall: checks at the tunnel idle time after the last byte either way (while the
+    /// request goes upstream, and while keyhole reads a body it must hash before it can re-sign the request).
     private func armStallTimer(_ exchange: Exchange, after delay: TimeAmount? = nil) {
         self.stallTimer?.cancel()
         guard let context = self.context else { return }
         let limit = TimeAmount.seconds(Int64(self.limits.tunnelIdleSeconds))
         self.stallTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay ?? limit) {
             self.stallTimer = nil
-            guard case .forwarding(let current, _) = self.state, current === exchange, let context = self.context else {
-                return
+            let current: Exchange
+            switch self.state {
+            case .forwarding(let exchange, _), .collecting(let exchange, _): current = exchange
+            default: return
             }
+            guard current === exchange, let context = self.context else { return }
             let quiet = context.eventLoop.now - self.lastActivity
             guard quiet >= limit else {
                 self.armStallTimer(exchange, after: limit - quiet)
@@ -431,6 +435,8 @@ final class ForwardingHandler: ChannelDuplexHandler, RemovableChannelHandler {
                     )
                 }
                 self.state = .collecting(exchange, AWSBodyCollector(head: requestHead, resigning: resigning, allocator: context.channel.allocator))
+                self.lastActivity = context.eventLoop.now
+                self.armStallTimer(exchange)
             } else {
                 self.state = .preparing(exchange)
                 self.resignAndSend(requestHead, resigning, bodyHash: nil, exchange: exchange, context: context)

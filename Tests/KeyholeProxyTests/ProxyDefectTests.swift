@@ -330,3 +330,29 @@ extension ProxyDefectTests {
         #expect(!harness.upstream.isActive)
     }
 }
+
+extension ProxyDefectTests {
+    /// Found by the proxy fuzz target (an AWS request whose body keyhole must hash before it can re-sign): a body
+    /// that never ended held the connection open forever; no timer watched the collecting state.
+    @Test func anAWSBodyToHashThatNeverEndsIsClosedAfterTheStallTime() throws {
+        let placeholder = AWSCredentials(accessKeyID: "ASIAKEYHOLETEST00009", secretAccessKey: "placeholder/secret", sessionToken: nil)
+        let harness = try ProxyHarness(
+            credentials: [CredentialDefinition(name: "aws", kind: .aws, hosts: [try HostPattern("api.test")], created: "")],
+            intercepted: Self.api, limits: ProxyLimits(tunnelIdleSeconds: 3600),
+            awsKeys: [placeholder.accessKeyID: AWSSessionKey(credential: "aws", placeholder: placeholder)]
+        )
+        try harness.send(
+            "POST / HTTP/1.1\r\nHost: api.test\r\nX-Amz-Date: 20240517T093015Z\r\nContent-Length: 43\r\n"
+                + "Authorization: AWS4-HMAC-SHA256 Credential=ASIAKEYHOLETEST00009/20240517/us-east-1/sts/aws4_request, "
+                + "SignedHeaders=host;x-amz-date, Signature=\(String(repeating: "ab", count: 32))\r\n\r\nAction=Get"
+        )
+        harness.loop.advanceTime(by: .seconds(3000))
+        try harness.send("Caller")
+        harness.loop.advanceTime(by: .seconds(3000))
+        #expect(harness.client.isActive)
+        harness.loop.advanceTime(by: .seconds(700))
+        #expect(!harness.client.isActive)
+        #expect(harness.connector.requests.isEmpty)
+        #expect(harness.audit.events.last?.reason?.hasPrefix("no data either way") == true)
+    }
+}

@@ -94,7 +94,8 @@ struct ProxyHarness {
         credentials: [CredentialDefinition]? = nil,
         intercepted: Authority? = nil,
         limits: ProxyLimits = .defaults,
-        upstreams: Int = 3
+        upstreams: Int = 3,
+        awsKeys: [String: AWSSessionKey] = [:]
     ) throws {
         let loop = self.loop
         self.client = EmbeddedChannel(loop: loop)
@@ -108,7 +109,8 @@ struct ProxyHarness {
             id: "s1", credentials: credentials,
             placeholders: Dictionary(uniqueKeysWithValues: credentials.enumerated().map {
                 ($0.offset == 0 ? first : Placeholder.generate(), $0.element.name)
-            })
+            }),
+            awsKeys: awsKeys
         )
         let secret = self.secret
         let audit = self.audit
