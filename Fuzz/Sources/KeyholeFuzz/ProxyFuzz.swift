@@ -68,6 +68,8 @@ enum ProxyFuzz {
     }()
 
     static let token = "fuzz-token"
+    /// `KEYHOLE_FUZZ_DUMP=1`: print what went to each upstream and to the client (to read a finding).
+    static let dump = getenv("KEYHOLE_FUZZ_DUMP") != nil
     static let tunnel = Authority(host: "api.test", port: 443)
     static let logger = Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() })
 
@@ -188,6 +190,12 @@ enum ProxyFuzz {
             loop.advanceTime(by: .hours(2))
             loop.run()
             Self.check(connector, clientOutput: &clientOutput, client: client, known: known)
+        }
+        if Self.dump {
+            for connection in connector.connections {
+                print("== to \(connection.authority) (tls: \(connection.tls))\n" + fuzzShow(String(decoding: connection.sent, as: UTF8.self)).replacingOccurrences(of: "\\u{d}\\u{a}", with: "\\r\\n\n"))
+            }
+            print("== to the client\n" + fuzzShow(String(decoding: clientOutput, as: UTF8.self)).replacingOccurrences(of: "\\u{d}\\u{a}", with: "\\r\\n\n"))
         }
         FuzzCheck.require(!client.isActive, "the client connection is still open after every timeout")
         for connection in connector.connections {

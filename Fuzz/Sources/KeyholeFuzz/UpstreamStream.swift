@@ -28,7 +28,7 @@ enum UpstreamStream {
                 guard let after = Self.skipChunks(rest) else { break }
                 rest = after
             } else {
-                guard rest.utf8.count >= contentLength else { break }
+                guard contentLength >= 0, rest.utf8.count >= contentLength else { break }
                 rest = Substring(rest.utf8.dropFirst(contentLength))
             }
         }
@@ -41,7 +41,10 @@ enum UpstreamStream {
         while true {
             guard let lineEnd = rest.range(of: "\r\n") else { return nil }
             let sizeText = rest[..<lineEnd.lowerBound].split(separator: ";").first.map(String.init) ?? ""
-            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else { return nil }
+            // Not a size NIO's encoder writes (a sign, or more than the stream holds): not framed, stop here.
+            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16), size >= 0,
+                size <= rest.utf8.count
+            else { return nil }
             rest = rest[lineEnd.upperBound...]
             if size == 0 {
                 // Trailers up to an empty line.
