@@ -251,7 +251,7 @@ enum ProxyFuzz {
             // Only where secrets may go: to a host no credential is scoped to the proxy opens a byte tunnel on CONNECT,
             // and the client's bytes pass through untouched (the secret check above covers those connections).
             let hostsToCheck = Self.session.credentials(scopedTo: connection.authority).isEmpty
-                ? [] : UpstreamStream.hostHeaders(in: String(decoding: connection.sent, as: UTF8.self))
+                ? [] : UpstreamStream.hostHeaders(in: connection.sent)
             for host in hostsToCheck {
                 guard let parsed = Authority(parsing: host, defaultPort: connection.authority.port) else {
                     FuzzCheck.fail("unparsable Host header \(host.debugDescription) sent to \(connection.authority)")
